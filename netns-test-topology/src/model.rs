@@ -1,0 +1,298 @@
+//! The topology model: what a topology file describes, after parsing and validation.
+//!
+//! Every value here has already been checked by [`crate::parse`]: node names are
+//! declared, interface names are valid kernel names and unique per node, gateways are
+//! reachable, and so on. The runtime builds exactly this, in this order.
+
+use std::fmt;
+use std::net::IpAddr;
+
+pub use ipnet::IpNet;
+
+/// The name of the implicit node that stands for the test's own root network namespace.
+pub const HOST: &str = "host";
+
+/// A whole topology: nodes, the veth links between them, bridges and other devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Where the topology came from: a file path as written by the user, or `<inline>`.
+    pub origin: String,
+    /// Every node, `host` first (always present, even if the file does not mention it),
+    /// then the declared nodes in file order.
+    pub nodes: Vec<Node>,
+    /// veth pairs, in file order.
+    pub links: Vec<Link>,
+    /// Bridges, in file order.
+    pub bridges: Vec<Bridge>,
+    /// Other single-ended devices (dummy, ...), in file order.
+    pub devices: Vec<Device>,
+}
+
+/// A node: one network namespace (or the test's root namespace for [`HOST`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The node's name, unique in the topology.
+    pub name: String,
+    /// Bring `lo` up (the default; the kernel starts it down in a new namespace).
+    pub loopback: bool,
+    /// IPv4 and IPv6 forwarding (`net.ipv4.ip_forward`, `net.ipv6.conf.all.forwarding`).
+    pub forwarding: bool,
+    /// Further `net.*` sysctls, written in file order after `forwarding`.
+    pub sysctls: Vec<Sysctl>,
+    /// Routes, added in file order once every interface is up and addressed.
+    pub routes: Vec<Route>,
+}
+
+/// One sysctl setting, e.g. `net.ipv4.conf.all.rp_filter = 0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysctl {
+    /// The dotted key, always starting with `net.`.
+    pub key: String,
+    /// The value as written to `/proc/sys/...` (booleans become `1`/`0`).
+    pub value: String,
+}
+
+impl Sysctl {
+    /// The path under `/proc/sys` for this key (`net.ipv4.ip_forward` →
+    /// `/proc/sys/net/ipv4/ip_forward`).
+    pub fn proc_path(&self) -> String {
+        format!("/proc/sys/{}", self.key.replace('.', "/"))
+    }
+}
+
+/// Settings an interface end can carry, shared by veth ends, bridges and devices.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IfaceConfig {
+    /// Addresses with prefix length, in file order.
+    pub addresses: Vec<IpNet>,
+    /// MTU, if set.
+    pub mtu: Option<u32>,
+    /// MAC address, if set.
+    pub mac: Option<MacAddr>,
+    /// Bring the interface up (default true).
+    pub up: bool,
+}
+
+/// One end of a veth pair: an interface in a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The node the interface lives in.
+    pub node: String,
+    /// The interface name inside that node.
+    pub iface: String,
+    /// Addresses, MTU, MAC.
+    pub config: IfaceConfig,
+}
+
+/// A veth pair joining two interfaces (possibly in the same node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The two ends, in the order the file lists them.
+    pub ends: [Endpoint; 2],
+}
+
+/// A Linux bridge in a node, with some of that node's interfaces as ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bridge {
+    /// The node the bridge lives in.
+    pub node: String,
+    /// The bridge's interface name.
+    pub name: String,
+    /// Port interface names (interfaces of the same node), in file order.
+    pub ports: Vec<String>,
+    /// Addresses, MTU, MAC of the bridge interface itself.
+    pub config: IfaceConfig,
+    /// Spanning tree protocol on (`brctl stp on`); default off.
+    pub stp: bool,
+    /// STP forward delay in seconds (`brctl setfd`); kernel default (15 s) if unset.
+    pub forward_delay: Option<u32>,
+}
+
+/// The kind of a single-ended device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceKind {
+    /// A `dummy` interface: a local-only interface that can hold addresses.
+    Dummy,
+}
+
+impl DeviceKind {
+    /// The kernel's rtnetlink kind string (`ip link add ... type KIND`).
+    pub fn kernel_kind(self) -> &'static str {
+        match self {
+            DeviceKind::Dummy => "dummy",
+        }
+    }
+
+    /// The kernel config option that provides this kind.
+    pub fn config_option(self) -> &'static str {
+        match self {
+            DeviceKind::Dummy => "CONFIG_DUMMY",
+        }
+    }
+}
+
+/// A single-ended device in a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The node the device lives in.
+    pub node: String,
+    /// The interface name.
+    pub name: String,
+    /// What kind of device.
+    pub kind: DeviceKind,
+    /// Addresses, MTU, MAC.
+    pub config: IfaceConfig,
+}
+
+/// The address family of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+/// Where a route goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteDest {
+    /// `default` (0.0.0.0/0 or ::/0).
+    Default(Family),
+    /// A prefix; a bare address in the file becomes a /32 or /128 host route.
+    Prefix(IpNet),
+}
+
+impl RouteDest {
+    /// The route's address family.
+    pub fn family(&self) -> Family {
+        match self {
+            RouteDest::Default(f) => *f,
+            RouteDest::Prefix(IpNet::V4(_)) => Family::V4,
+            RouteDest::Prefix(IpNet::V6(_)) => Family::V6,
+        }
+    }
+}
+
+/// What a route does with matching packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Forward: via a gateway and/or out of a device.
+    Unicast {
+        /// Next-hop gateway.
+        via: Option<IpAddr>,
+        /// Output interface in the same node.
+        dev: Option<String>,
+        /// Treat the gateway as on-link even if no subnet covers it (`onlink`).
+        onlink: bool,
+    },
+    /// Silently discard (`blackhole`).
+    Blackhole,
+    /// Fail the send with "Network is unreachable" / ICMP net unreachable (`unreachable`).
+    Unreachable,
+    /// Fail the send with "Permission denied" / ICMP admin prohibited (`prohibit`).
+    Prohibit,
+}
+
+/// One route of a node, as `ip route add` would take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The destination.
+    pub dest: RouteDest,
+    /// What happens to matching packets.
+    pub kind: RouteKind,
+    /// Route metric (`metric N`), if set.
+    pub metric: Option<u32>,
+}
+
+/// A 48-bit Ethernet MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// A reference to one interface the topology creates, whatever made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfaceRef<'a> {
+    /// The node it lives in.
+    pub node: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Its configuration.
+    pub config: &'a IfaceConfig,
+    /// What made it.
+    pub origin: IfaceOrigin,
+}
+
+/// What created an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfaceOrigin {
+    /// End `end` (0 or 1) of `links[index]`.
+    Link {
+        /// Index into [`Topology::links`].
+        index: usize,
+        /// Which end.
+        end: usize,
+    },
+    /// `bridges[index]`.
+    Bridge(usize),
+    /// `devices[index]`.
+    Device(usize),
+}
+
+impl Topology {
+    /// The node called `name`, if any.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Every interface the topology creates (not `lo`), in creation order: bridges,
+    /// devices, then veth ends.
+    pub fn interfaces(&self) -> Vec<IfaceRef<'_>> {
+        let mut out = Vec::new();
+        for (i, b) in self.bridges.iter().enumerate() {
+            out.push(IfaceRef {
+                node: &b.node,
+                name: &b.name,
+                config: &b.config,
+                origin: IfaceOrigin::Bridge(i),
+            });
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            out.push(IfaceRef {
+                node: &d.node,
+                name: &d.name,
+                config: &d.config,
+                origin: IfaceOrigin::Device(i),
+            });
+        }
+        for (i, l) in self.links.iter().enumerate() {
+            for (end, e) in l.ends.iter().enumerate() {
+                out.push(IfaceRef {
+                    node: &e.node,
+                    name: &e.iface,
+                    config: &e.config,
+                    origin: IfaceOrigin::Link { index: i, end },
+                });
+            }
+        }
+        out
+    }
+
+    /// The interfaces of one node, in creation order.
+    pub fn interfaces_of<'a>(&'a self, node: &str) -> Vec<IfaceRef<'a>> {
+        self.interfaces()
+            .into_iter()
+            .filter(|i| i.node == node)
+            .collect()
+    }
+}

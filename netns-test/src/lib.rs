@@ -1,0 +1,2 @@
+//! netns-test (stub).
+pub use netns_test_macros::netns_test;
