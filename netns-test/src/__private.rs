@@ -1,0 +1,78 @@
+//! Runtime helpers the `#[netns_test]` expansion calls. Not a public API: names and
+//! signatures here change without notice.
+
+use crate::Net;
+
+/// What the macro knows about one test, fixed at compile time.
+#[derive(Debug)]
+pub struct TestSpec {
+    /// `module_path!()` at the test function.
+    pub module_path: &'static str,
+    /// The test function's name.
+    pub name: &'static str,
+    /// The topology text (the file's contents via `include_str!`, or the inline text).
+    pub topology: &'static str,
+    /// Where the topology came from, for messages: the path as the user wrote it, or
+    /// `<inline>`.
+    pub origin: &'static str,
+}
+
+/// How a test body ended, in the child.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The body returned `()` or `Ok(())`.
+    Pass,
+    /// The body returned `Err(e)`: the error's display text and its `source()` chain.
+    Fail(Vec<String>),
+}
+
+/// Converts what a test body returns into an [`Outcome`]: `()` and
+/// `Result<(), E>` where `E` converts into `Box<dyn Error>`.
+pub trait IntoOutcome {
+    /// Converts.
+    fn into_outcome(self) -> Outcome;
+}
+
+impl IntoOutcome for () {
+    fn into_outcome(self) -> Outcome {
+        Outcome::Pass
+    }
+}
+
+impl<E> IntoOutcome for Result<(), E>
+where
+    E: Into<Box<dyn std::error::Error>>,
+{
+    fn into_outcome(self) -> Outcome {
+        match self {
+            Ok(()) => Outcome::Pass,
+            Err(e) => {
+                let e: Box<dyn std::error::Error> = e.into();
+                let mut chain = vec![e.to_string()];
+                let mut src = e.source();
+                while let Some(s) = src {
+                    chain.push(s.to_string());
+                    src = s.source();
+                }
+                Outcome::Fail(chain)
+            }
+        }
+    }
+}
+
+/// Runs a future to completion on a current-thread tokio runtime (for `async` bodies).
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("netns-test: cannot build a tokio runtime for an async test body")
+        .block_on(fut)
+}
+
+/// The entry point of every `#[netns_test]`: in the test runner's process it starts a
+/// child in fresh namespaces and reports its verdict; in that child it builds the
+/// topology and runs `body`.
+pub fn run_test(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) {
+    let _ = (spec, body);
+    unimplemented!("netns-test runtime not written yet")
+}
