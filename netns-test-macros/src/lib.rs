@@ -1,10 +1,148 @@
-//! The `#[netns_test]` attribute. Use it through the `netns-test` crate.
+//! The `#[netns_test]` attribute. Use it through the `netns-test` crate, which
+//! re-exports it and documents it.
+//!
+//! The attribute works in three steps, one module each: `args` parses
+//! `key = value` arguments, `topology` and `func` validate the topology and the
+//! function, and `expand` writes the test.
 #![forbid(unsafe_code)]
+
+mod args;
+mod errors;
+mod expand;
+mod func;
+mod topology;
 
 use proc_macro::TokenStream;
 
-/// Stub.
+/// Turns a function into a test that runs in its own throwaway network.
+///
+/// ```ignore
+/// use netns_test::{netns_test, Net};
+///
+/// #[netns_test(topology = "fixtures/pair.toml")]
+/// fn ns1_reaches_ns2(net: &Net) {
+///     net.node("ns1").ping("192.168.1.2").unwrap();
+/// }
+/// ```
+///
+/// Each test gets fresh user, network, PID and mount namespaces, builds the topology in
+/// them as an unprivileged user, runs the body, and leaves nothing behind. `cargo test`
+/// and `cargo nextest run` run it like any other test: no `harness = false`, no `sudo`.
+///
+/// # The topology: a file or inline text
+///
+/// `topology = "..."` is either
+/// - **a path** to a topology file, relative to the directory of the crate's
+///   `Cargo.toml` (`CARGO_MANIFEST_DIR`), or absolute. The file is read at compile
+///   time and compiled into the test with `include_str!`, so editing it rebuilds the
+///   test; or
+/// - **the topology text itself**, usually a raw string. A string that contains a
+///   newline, `[` or `=` is taken as text; anything else is a path.
+///
+/// ```ignore
+/// use netns_test::{netns_test, Net};
+///
+/// #[netns_test(topology = r#"
+///     [nodes.ns1]
+///     [nodes.ns2]
+///     [[links]]
+///     endpoints = ["ns1:veth-ns1", "ns2:veth-ns2"]
+///     addresses = ["192.168.1.1/24", "192.168.1.2/24"]
+/// "#)]
+/// fn inline_pair(net: &Net) {
+///     net.node("ns2").ping("192.168.1.1").unwrap();
+/// }
+/// ```
+///
+/// Either way the topology is parsed and validated **at compile time**. A mistake (an
+/// unknown node, a malformed address, a gateway no subnet reaches, a TOML syntax
+/// error, ...) is a compile error at the string that says what is wrong and where:
+///
+/// ```text
+/// error: unknown node `ns3` in link endpoint `ns3:veth0`
+///         --> fixtures/pair.toml:7:26
+///          |
+///        7 | endpoints = ["ns1:veth-ns1", "ns3:veth0"]
+///          |                              ^^^^^^^^^^^
+///          = help: declare it with `[nodes.ns3]`, or use one of: host, ns1, ns2
+///  --> tests/it/pair.rs:4:25
+///   |
+/// 4 | #[netns_test(topology = "fixtures/pair.toml")]
+///   |                         ^^^^^^^^^^^^^^^^^^^^
+/// ```
+///
+/// # The function
+///
+/// - It takes the running network as `&Net` (any pattern: `net: &Net`,
+///   `_: &netns_test::Net`), or no parameter at all.
+/// - It may be `async`: it then runs on a current-thread tokio runtime.
+///
+///   ```ignore
+///   #[netns_test(topology = "fixtures/pair.toml")]
+///   async fn tcp_connects(net: &Net) {
+///       let server = net.node("ns2").spawn(async { /* accept */ });
+///       // ...
+///   }
+///   ```
+/// - It may return `()` or a `Result<(), E>` where `E` converts into
+///   `Box<dyn std::error::Error>`; an `Err` fails the test with the error and its
+///   `source()` chain.
+///
+///   ```ignore
+///   #[netns_test(topology = "fixtures/pair.toml")]
+///   fn with_question_mark(net: &Net) -> Result<(), Box<dyn std::error::Error>> {
+///       net.node("ns1").ping("192.168.1.2")?;
+///       Ok(())
+///   }
+///   ```
+/// - `#[should_panic]`, `#[ignore]`, `#[cfg(...)]`, doc comments and lint attributes
+///   work as on a `#[test]`:
+///
+///   ```ignore
+///   #[netns_test(topology = "fixtures/pair.toml")]
+///   #[ignore = "slow"]
+///   #[should_panic(expected = "unreachable")]
+///   fn no_route_to_other_subnet(net: &Net) {
+///       net.node("ns1").ping("10.9.9.9").expect("unreachable");
+///   }
+///   ```
+///
+/// `#[netns_test]` is the test attribute: adding `#[test]` (or `#[tokio::test]`) too is
+/// an error. The function cannot be generic, `const`, `unsafe`, `extern`, take `self`,
+/// or take more than the one `&Net` parameter; each of these is a compile error at the
+/// offending part.
+///
+/// # Arguments
+///
+/// | key        | value                                  | required |
+/// |------------|----------------------------------------|----------|
+/// | `topology` | a topology file's path, or its text    | yes      |
+///
+/// An unknown key, a repeated key or a missing `topology` is a compile error.
+///
+/// # What it expands to
+///
+/// Roughly (the real expansion uses absolute paths throughout):
+///
+/// ```ignore
+/// #[test]
+/// fn ns1_reaches_ns2() {
+///     fn __netns_test_body(net: &Net) { /* the body, unchanged */ }
+///     netns_test::__private::run_test(
+///         &TestSpec {
+///             module_path: module_path!(),
+///             name: "ns1_reaches_ns2",
+///             topology: include_str!("/abs/path/to/fixtures/pair.toml"),
+///             origin: "fixtures/pair.toml",
+///         },
+///         |net| IntoOutcome::into_outcome(__netns_test_body(net)),
+///     );
+/// }
+/// ```
+///
+/// `run_test` starts a child process in new namespaces, which builds the topology and
+/// calls the body; the test passes or fails with the child.
 #[proc_macro_attribute]
-pub fn netns_test(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::netns_test(args.into(), item.into()).into()
 }

@@ -1,0 +1,130 @@
+//! Step 3: the expansion. Also the driver that runs the steps (`netns_test`).
+//!
+//! ```text
+//! #[other attributes]
+//! #[::core::prelude::v1::test]
+//! vis fn NAME() {
+//!     [async] fn __netns_test_body(PARAM) -> RET BODY    // the user's function, renamed
+//!     ::netns_test::__private::run_test(
+//!         &::netns_test::__private::TestSpec { module_path, name, topology, origin },
+//!         |__netns_test_net: &::netns_test::Net| IntoOutcome::into_outcome(
+//!             [block_on(] __netns_test_body(__netns_test_net) [)]
+//!         ),
+//!     );
+//! }
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::LitStr;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use crate::args;
+use crate::errors::Errors;
+use crate::func::{self, TestFn};
+use crate::topology::{self, Loaded, Source};
+
+/// `#[netns_test(args)] item`, on `proc_macro2` tokens.
+///
+/// On error, the output is the `compile_error!`s plus, so that IDEs keep completing
+/// and navigating in the function, as much of the item as is sound:
+/// - if only the arguments or the topology are wrong, the full expansion with an
+///   empty topology: it type-checks exactly like the correct one, so it adds no
+///   error of its own, and the test still shows up as a test;
+/// - if the function's shape is wrong, the function as written (see
+///   [`TestFn::as_written`]), which compiles as long as the function does;
+/// - if the item is not a function at all, the item unchanged.
+pub(crate) fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let f = match func::parse(item.clone()) {
+        Ok(f) => f,
+        Err(e) => return with_error(item, e),
+    };
+
+    let mut errors = Errors::default();
+    let fn_ok = errors.check(func::validate(&f)).is_some();
+    let topology = errors.check(args::parse(args)).and_then(|args| {
+        let loaded = errors.check(topology::load(&args.topology))?;
+        Some((args.topology, loaded))
+    });
+
+    match errors.finish() {
+        // No error: `topology` is `Some`.
+        Ok(()) => expand(&f, topology.as_ref().map(|(lit, t)| (lit, t))),
+        Err(e) if fn_ok => with_error(expand(&f, None), e),
+        Err(e) => with_error(f.as_written().unwrap_or_default(), e),
+    }
+}
+
+/// `tokens` followed by `error` as `compile_error!`s.
+fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
+    tokens.extend(error.into_compile_error());
+    tokens
+}
+
+/// The test function for a validated `f`; `topology` is `None` on the error path.
+fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
+    let TestFn {
+        attrs,
+        vis,
+        sig,
+        body,
+    } = f;
+    let name = &sig.ident;
+    let name_text = name.unraw().to_string();
+
+    let mut body_sig = sig.clone();
+    body_sig.ident = syn::Ident::new("__netns_test_body", Span::call_site());
+
+    // Spans: the generated expressions that can fail to type-check point at the part
+    // of the user's signature that is wrong (`located_at` keeps call-site hygiene).
+    let arg = f.net_param().map(|p| {
+        let span = Span::call_site().located_at(p.ty.span());
+        quote_spanned!(span=> __netns_test_net)
+    });
+    let mut value = quote!(__netns_test_body(#arg));
+    if sig.asyncness.is_some() {
+        value = quote!(::netns_test::__private::block_on(#value));
+    }
+    let ret_span = match &sig.output {
+        syn::ReturnType::Default => name.span(),
+        syn::ReturnType::Type(_, ty) => ty.span(),
+    };
+    let outcome = quote_spanned! {Span::call_site().located_at(ret_span)=>
+        ::netns_test::__private::IntoOutcome::into_outcome(#value)
+    };
+
+    let (topology, origin) = match topology {
+        Some((lit, loaded)) => {
+            let text = match &loaded.source {
+                Source::File(abs) => quote!(::core::include_str!(#abs)),
+                Source::Inline => quote!(#lit),
+            };
+            (text, loaded.origin.as_str())
+        }
+        None => (quote!(""), "<error>"),
+    };
+
+    // User attributes come first and the test attribute last, as in tokio-macros: a
+    // `#[cfg]`/`#[cfg_attr]` then applies before the test harness sees the function,
+    // and attribute macros further down see the test attribute.
+    quote! {
+        #(#attrs)*
+        #[::core::prelude::v1::test]
+        #vis fn #name() {
+            #body_sig #body
+
+            // `clippy::unit_arg`: a body returning `()` is passed to `into_outcome`.
+            #[allow(clippy::unit_arg)]
+            ::netns_test::__private::run_test(
+                &::netns_test::__private::TestSpec {
+                    module_path: ::core::module_path!(),
+                    name: #name_text,
+                    topology: #topology,
+                    origin: #origin,
+                },
+                |__netns_test_net: &::netns_test::Net| #outcome,
+            );
+        }
+    }
+}

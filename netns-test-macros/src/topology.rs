@@ -1,0 +1,180 @@
+//! Step 2a: the `topology = "..."` string. Decides whether it is a path or inline text,
+//! reads the file, and parses and validates the text with `netns-test-topology`, so
+//! that a broken topology is a compile error at the string.
+
+use std::path::{Path, PathBuf};
+
+use syn::LitStr;
+
+/// Where the topology text of a test comes from, once read and validated.
+pub(crate) enum Source {
+    /// A file, by its absolute path (UTF-8, since it goes into `include_str!`).
+    File(String),
+    /// The attribute's string itself.
+    Inline,
+}
+
+/// A topology that parsed and validated.
+pub(crate) struct Loaded {
+    /// Where the text comes from.
+    pub(crate) source: Source,
+    /// For the runtime's messages: the path as the user wrote it, or `<inline>`.
+    pub(crate) origin: String,
+}
+
+/// What `origin` is for inline topology text.
+const INLINE_ORIGIN: &str = "<inline>";
+
+/// Reads (if it is a path) and validates the topology named by `lit`. Errors are
+/// spanned at `lit`.
+pub(crate) fn load(lit: &LitStr) -> syn::Result<Loaded> {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    load_in(lit, manifest_dir.as_deref())
+}
+
+/// [`load`], with the directory relative paths are resolved against.
+fn load_in(lit: &LitStr, manifest_dir: Option<&Path>) -> syn::Result<Loaded> {
+    let value = lit.value();
+    let error = |message: String| syn::Error::new(lit.span(), message);
+
+    if value.trim().is_empty() {
+        return Err(error(
+            "`topology` is empty: give a topology file's path (relative to the directory of \
+             this crate's Cargo.toml) or the topology text"
+                .into(),
+        ));
+    }
+    if is_inline(&value) {
+        check(&value, INLINE_ORIGIN).map_err(error)?;
+        return Ok(Loaded {
+            source: Source::Inline,
+            origin: INLINE_ORIGIN.into(),
+        });
+    }
+
+    let written = Path::new(&value);
+    let resolved = match manifest_dir {
+        _ if written.is_absolute() => written.to_path_buf(),
+        Some(dir) => dir.join(written),
+        None => {
+            return Err(error(format!(
+                "cannot resolve topology file `{value}`: CARGO_MANIFEST_DIR is not set (build \
+                 with cargo), so a relative path has nothing to be relative to"
+            )));
+        }
+    };
+    let text =
+        std::fs::read_to_string(&resolved).map_err(|e| error(read_error(&value, &resolved, &e)))?;
+    let Some(abs) = resolved.to_str() else {
+        return Err(error(format!(
+            "topology file path {} is not valid UTF-8, which `include_str!` needs",
+            resolved.display()
+        )));
+    };
+    check(&text, &value).map_err(error)?;
+    Ok(Loaded {
+        source: Source::File(abs.to_owned()),
+        origin: value,
+    })
+}
+
+/// Whether the attribute's string is topology text rather than a path: a path has no
+/// newline, no `[` (table header) and no `=` (key/value).
+fn is_inline(value: &str) -> bool {
+    value.contains(['\n', '[', '='])
+}
+
+/// The message for a topology file that cannot be read.
+fn read_error(written: &str, resolved: &Path, e: &std::io::Error) -> String {
+    let mut message = format!("cannot read topology file `{written}`");
+    if Path::new(written) != resolved {
+        message.push_str(&format!(" (resolved to {})", resolved.display()));
+    }
+    message.push_str(": ");
+    message.push_str(&io_reason(e));
+    let help = match e.kind() {
+        std::io::ErrorKind::IsADirectory => "name a topology file, not a directory",
+        std::io::ErrorKind::InvalidData => "topology files are UTF-8 text",
+        std::io::ErrorKind::PermissionDenied => {
+            "the file must be readable by the user running the compiler"
+        }
+        _ => {
+            "a relative path is resolved against the directory of this crate's Cargo.toml; \
+             a string containing a newline, `[` or `=` is read as the topology text itself"
+        }
+    };
+    message.push_str("\n= help: ");
+    message.push_str(help);
+    message
+}
+
+/// An I/O error's text without the ` (os error N)` suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+/// Parses and validates topology text; `Err` is the message to show at the string.
+///
+/// The one place that knows `netns_test_topology`'s API.
+fn check(text: &str, origin: &str) -> Result<(), String> {
+    match netns_test_topology::parse(text, origin) {
+        Ok(_) => Ok(()),
+        Err(errors) => Err(errors.join("\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> LitStr {
+        LitStr::new(s, proc_macro2::Span::call_site())
+    }
+
+    #[test]
+    fn inline_or_path() {
+        assert!(is_inline("[nodes.a]"));
+        assert!(is_inline("a = 1"));
+        assert!(is_inline("x\ny"));
+        assert!(!is_inline("fixtures/s1.toml"));
+        assert!(!is_inline("/abs/s1.toml"));
+    }
+
+    #[test]
+    fn missing_file() {
+        let dir = Path::new("/nonexistent-netns-test-dir");
+        let Err(e) = load_in(&lit("fixtures/x.toml"), Some(dir)) else {
+            panic!("expected an error")
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot read topology file `fixtures/x.toml` (resolved to \
+             /nonexistent-netns-test-dir/fixtures/x.toml): No such file or directory\n\
+             = help: a relative path is resolved against the directory of this crate's \
+             Cargo.toml; a string containing a newline, `[` or `=` is read as the topology \
+             text itself"
+        );
+        let Err(e) = load_in(&lit("/nonexistent-netns-test-dir/x.toml"), Some(dir)) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().starts_with(
+            "cannot read topology file `/nonexistent-netns-test-dir/x.toml`: No such"
+        ));
+    }
+
+    #[test]
+    fn directory_and_empty() {
+        let Err(e) = load_in(&lit("."), Some(Path::new("/"))) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().contains("Is a directory"), "{e}");
+        let Err(e) = load_in(&lit("  "), None) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().starts_with("`topology` is empty"));
+    }
+}
