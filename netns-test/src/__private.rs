@@ -73,6 +73,5 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
 /// child in fresh namespaces and reports its verdict; in that child it builds the
 /// topology and runs `body`.
 pub fn run_test(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) {
-    let _ = (spec, body);
-    unimplemented!("netns-test runtime not written yet")
+    crate::runner::run(spec, body)
 }

@@ -1,1 +1,7 @@
-//! Integration tests.
+//! netns-test's integration tests, written as a user of the crate writes them: one
+//! test binary (as in xshell's `tests/it`), a module per concern.
+
+mod api;
+mod seeds;
+mod teardown;
+

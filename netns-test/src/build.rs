@@ -1,0 +1,525 @@
+//! Builds a validated [`Topology`] inside the test's namespaces.
+//!
+//! The build runs on one thread, which starts (and ends) in the test's root network
+//! namespace, the `host` node. It goes in phases, each a batch of netlink requests per
+//! namespace sent before any acknowledgement is read:
+//!
+//! 0. namespaces: one `unshare(CLONE_NEWNET)` per node, with its sysctls written and its
+//!    netlink socket opened while the thread stands in it;
+//! 1. the first device of every kind (bridge, veth, dummy, ...): a kind the kernel lacks
+//!    is reported for all kinds at once, before anything else is built;
+//! 2. every other device, created up, with its final name, index, MTU and MAC, in its
+//!    final namespace (a veth pair is one request creating both ends, each in its node);
+//!    `lo` up;
+//! 3. bridge ports enslaved, second veth ends brought up, addresses added;
+//! 4. routes.
+//!
+//! Interface indexes are chosen here (1 is `lo`; then 2, 3, ... per namespace in
+//! creation order) so that no phase has to look anything up.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
+use netlink_packet_route::link::{BridgeStpState, InfoData, InfoKind, InfoVeth};
+use netlink_packet_route::route::{RouteScope, RouteType};
+use netns_test_topology::{
+    Bridge, Device, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec, Route,
+    RouteDest, RouteKind, Topology,
+};
+use rtnetlink::{
+    AddressMessageBuilder, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder,
+};
+
+use crate::error::{Error, MissingFeature, Result};
+use crate::netlink::{Netlink, Request};
+use crate::ns;
+
+/// A namespace made for a node, with the socket that configures it.
+pub(crate) struct BuiltNode {
+    pub(crate) name: String,
+    pub(crate) netns: OwnedFd,
+    pub(crate) nl: Netlink,
+}
+
+/// Puts the thread back in the host namespace however the build ends.
+struct BackHome<'a>(&'a OwnedFd);
+
+impl Drop for BackHome<'_> {
+    fn drop(&mut self) {
+        // The descriptor is valid; failing to re-enter our own namespace would leave
+        // nothing sensible to do.
+        let _ = ns::setns_net(self.0.as_fd());
+    }
+}
+
+/// The sysctls every node gets before its own: no duplicate address detection, so
+/// IPv6 addresses are usable at once (the harness's addresses are known unique).
+const NODE_DEFAULTS: [(&str, &str); 2] = [
+    ("/proc/sys/net/ipv6/conf/all/accept_dad", "0"),
+    ("/proc/sys/net/ipv6/conf/default/accept_dad", "0"),
+];
+
+fn write_sysctls(spec: &NodeSpec) -> Result<()> {
+    let mut all: Vec<(String, String)> = NODE_DEFAULTS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    if spec.forwarding {
+        all.push(("/proc/sys/net/ipv4/ip_forward".into(), "1".into()));
+        all.push(("/proc/sys/net/ipv6/conf/all/forwarding".into(), "1".into()));
+    }
+    all.extend(spec.sysctls.iter().map(|s| (s.proc_path(), s.value.clone())));
+    for (path, value) in all {
+        std::fs::write(&path, &value).map_err(|e| {
+            Error::io(
+                Some(&spec.name),
+                format!("writing `{value}` to {path} (sysctl)"),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Creates every node's namespace. The calling thread must stand in the test's root
+/// namespace, which becomes `host`; it stands there again afterwards.
+fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
+    let host_fd = ns::current_netns().map_err(|e| {
+        Error::io(Some(HOST), "opening /proc/thread-self/ns/net", e)
+    })?;
+    let _home = BackHome(&host_fd);
+    let mut out = Vec::with_capacity(topo.nodes.len());
+    for spec in &topo.nodes {
+        let netns = if spec.name == HOST {
+            ns::setns_net(host_fd.as_fd())
+                .map_err(|e| Error::io(Some(HOST), "entering the host namespace", e))?;
+            host_fd
+                .try_clone()
+                .map_err(|e| Error::io(Some(HOST), "duplicating a namespace handle", e))?
+        } else {
+            ns::new_netns_here().map_err(|e| {
+                Error::io(Some(&spec.name), "creating a network namespace", e)
+            })?
+        };
+        write_sysctls(spec)?;
+        let nl = Netlink::open()
+            .map_err(|e| Error::io(Some(&spec.name), "opening a netlink socket", e))?;
+        out.push(BuiltNode {
+            name: spec.name.clone(),
+            netns,
+            nl,
+        });
+    }
+    Ok(out)
+}
+
+/// One batch of requests per node, in node order.
+struct Phase {
+    per_node: Vec<Vec<Request>>,
+    /// For each request: the device kind it creates, if any (for the kernel probe).
+    kinds: Vec<Vec<Option<&'static str>>>,
+}
+
+impl Phase {
+    fn new(nodes: usize) -> Phase {
+        Phase {
+            per_node: (0..nodes).map(|_| Vec::new()).collect(),
+            kinds: (0..nodes).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn push(&mut self, node: usize, req: Request, kind: Option<&'static str>) {
+        self.per_node[node].push(req);
+        self.kinds[node].push(kind);
+    }
+
+    /// Sends every node's batch, then reads every node's acknowledgements. Returns the
+    /// refusals with the node index and the request.
+    fn run(self, nodes: &mut [BuiltNode]) -> Result<Vec<(usize, Request, crate::netlink::Refusal)>> {
+        let mut firsts = Vec::with_capacity(nodes.len());
+        for (i, reqs) in self.per_node.iter().enumerate() {
+            let first = if reqs.is_empty() {
+                0
+            } else {
+                nodes[i].nl.send(reqs).map_err(|e| {
+                    Error::io(Some(&nodes[i].name), "sending netlink requests", e)
+                })?
+            };
+            firsts.push(first);
+        }
+        let mut refused = Vec::new();
+        for (i, reqs) in self.per_node.into_iter().enumerate() {
+            if reqs.is_empty() {
+                continue;
+            }
+            let r = nodes[i].nl.wait(firsts[i], reqs.len()).map_err(|e| {
+                Error::io(Some(&nodes[i].name), "reading netlink acknowledgements", e)
+            })?;
+            let mut reqs: Vec<Option<Request>> = reqs.into_iter().map(Some).collect();
+            for refusal in r {
+                if let Some(req) = reqs.get_mut(refusal.index).and_then(Option::take) {
+                    refused.push((i, req, refusal));
+                }
+            }
+        }
+        Ok(refused)
+    }
+}
+
+fn first_error(
+    nodes: &[BuiltNode],
+    refused: Vec<(usize, Request, crate::netlink::Refusal)>,
+) -> Result<()> {
+    match refused.into_iter().next() {
+        None => Ok(()),
+        Some((node, req, refusal)) => Err(Error::Netlink {
+            node: nodes[node].name.clone(),
+            what: req.what,
+            detail: refusal.detail,
+            source: refusal.error,
+        }),
+    }
+}
+
+/// The kernel config option for a link kind.
+pub(crate) fn config_option(kind: &str) -> String {
+    match kind {
+        "veth" => "CONFIG_VETH".into(),
+        "bridge" => "CONFIG_BRIDGE".into(),
+        "dummy" => "CONFIG_DUMMY".into(),
+        other => format!("CONFIG_{}", other.to_ascii_uppercase()),
+    }
+}
+
+/// Interface indexes, chosen per namespace.
+struct Indexes {
+    next: Vec<u32>,
+    map: HashMap<(usize, String), u32>,
+}
+
+impl Indexes {
+    fn assign(&mut self, node: usize, name: &str) -> u32 {
+        let idx = self.next[node];
+        self.next[node] += 1;
+        self.map.insert((node, name.to_owned()), idx);
+        idx
+    }
+
+    fn get(&self, node: usize, name: &str) -> u32 {
+        // Validation guarantees every referenced interface exists.
+        self.map.get(&(node, name.to_owned())).copied().unwrap_or(0)
+    }
+}
+
+fn with_config(
+    mut b: LinkMessageBuilder<impl Sized>,
+    cfg: &IfaceConfig,
+) -> LinkMessageBuilder<impl Sized> {
+    if let Some(mtu) = cfg.mtu {
+        b = b.mtu(mtu);
+    }
+    if let Some(mac) = cfg.mac {
+        b = b.address(mac.0.to_vec());
+    }
+    if cfg.up { b.up() } else { b }
+}
+
+fn create_bridge(br: &Bridge, index: u32) -> Request {
+    let mut b = LinkBridge::new(&br.name).index(index);
+    if br.stp {
+        b = b.stp_state(BridgeStpState::KernelStp);
+    }
+    if let Some(fd) = br.forward_delay {
+        // The kernel takes clock_t (hundredths of a second).
+        b = b.forward_delay(fd * 100);
+    }
+    let msg = with_config(b, &br.config).build();
+    Request::new(
+        RouteNetlinkMessage::NewLink(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!("ip link add {} type bridge", br.name),
+    )
+}
+
+fn create_device(dev: &Device, index: u32) -> Request {
+    let kind = dev.kind.kernel_kind();
+    let b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::from(kind))
+        .name(dev.name.clone())
+        .index(index);
+    let msg = with_config(b, &dev.config).build();
+    Request::new(
+        RouteNetlinkMessage::NewLink(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!("ip link add {} type {kind}", dev.name),
+    )
+}
+
+fn create_veth(
+    link: &Link,
+    index: [u32; 2],
+    peer_ns: Option<&OwnedFd>,
+) -> Request {
+    let [a, b]: &[Endpoint; 2] = &link.ends;
+    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(b.iface.clone())
+        .index(index[1]);
+    if let Some(fd) = peer_ns {
+        peer = peer.setns_by_fd(fd.as_raw_fd());
+    }
+    // The peer cannot be created up: veth refuses to open an end whose peer is not
+    // linked yet (ENOTCONN). Phase 3 brings it up.
+    let peer_cfg = IfaceConfig {
+        up: false,
+        ..b.config.clone()
+    };
+    let peer = with_config(peer, &peer_cfg).build();
+    let main = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+        .name(a.iface.clone())
+        .index(index[0])
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
+    let msg = with_config(main, &a.config).build();
+    Request::new(
+        RouteNetlinkMessage::NewLink(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!(
+            "ip link add {} type veth peer name {} netns {}",
+            a.iface, b.iface, b.node
+        ),
+    )
+}
+
+pub(crate) fn add_address(iface: &str, index: u32, net: &IpNet) -> Request {
+    let msg = match net.addr() {
+        IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(index)
+            .address(a, net.prefix_len())
+            .build(),
+        IpAddr::V6(a) => {
+            let mut m = AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(index)
+                .address(a, net.prefix_len())
+                .build();
+            m.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            m
+        }
+    };
+    Request::new(
+        RouteNetlinkMessage::NewAddress(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!("ip addr add {net} dev {iface}"),
+    )
+}
+
+fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
+    let (kind, via, onlink) = match &route.kind {
+        RouteKind::Unicast { via, onlink, .. } => (RouteType::Unicast, *via, *onlink),
+        RouteKind::Blackhole => (RouteType::BlackHole, None, false),
+        RouteKind::Unreachable => (RouteType::Unreachable, None, false),
+        RouteKind::Prohibit => (RouteType::Prohibit, None, false),
+    };
+    let (dest, plen) = match route.dest {
+        RouteDest::Default(netns_test_topology::Family::V4) => {
+            (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+        }
+        RouteDest::Default(netns_test_topology::Family::V6) => {
+            (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+        }
+        RouteDest::Prefix(p) => (p.network(), p.prefix_len()),
+    };
+    let mut b = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(dest, plen)
+        .unwrap_or_else(|_| RouteMessageBuilder::<IpAddr>::new())
+        .kind(kind);
+    if let Some(gw) = via {
+        b = b.gateway(gw).unwrap_or_else(|_| RouteMessageBuilder::<IpAddr>::new());
+    } else if kind == RouteType::Unicast {
+        b = b.scope(RouteScope::Link);
+    }
+    if let Some(i) = dev_index {
+        b = b.output_interface(i);
+    }
+    if let Some(m) = route.metric {
+        b = b.priority(m);
+    }
+    if onlink {
+        b = b.onlink();
+    }
+    Request::new(
+        RouteNetlinkMessage::NewRoute(b.build()),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!("ip route add {text}"),
+    )
+}
+
+/// Builds `topo`. Returns the nodes in topology order (`host` first).
+pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
+    let mut nodes = make_namespaces(topo)?;
+    let pos: HashMap<&str, usize> = topo
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let at = |name: &str| pos.get(name).copied().unwrap_or(0);
+    let mut idx = Indexes {
+        next: vec![2; nodes.len()],
+        map: HashMap::new(),
+    };
+
+    // Phases 1 and 2: creation, with the first of each kind sent alone first.
+    let mut creations: Vec<(usize, Request, &'static str)> = Vec::new();
+    for br in &topo.bridges {
+        let n = at(&br.node);
+        let i = idx.assign(n, &br.name);
+        creations.push((n, create_bridge(br, i), "bridge"));
+    }
+    for dev in &topo.devices {
+        let n = at(&dev.node);
+        let i = idx.assign(n, &dev.name);
+        creations.push((n, create_device(dev, i), dev.kind.kernel_kind()));
+    }
+    for link in &topo.links {
+        let (na, nb) = (at(&link.ends[0].node), at(&link.ends[1].node));
+        let ia = idx.assign(na, &link.ends[0].iface);
+        let ib = idx.assign(nb, &link.ends[1].iface);
+        let peer_ns = (na != nb).then(|| &nodes[nb].netns);
+        creations.push((na, create_veth(link, [ia, ib], peer_ns), "veth"));
+    }
+    let mut probe = Phase::new(nodes.len());
+    let mut rest = Phase::new(nodes.len());
+    let mut seen: Vec<&str> = Vec::new();
+    for (n, req, kind) in creations {
+        if seen.contains(&kind) {
+            rest.push(n, req, Some(kind));
+        } else {
+            seen.push(kind);
+            probe.push(n, req, Some(kind));
+        }
+    }
+    let probe_kinds: Vec<Vec<Option<&str>>> = probe.kinds.clone();
+    let refused = probe.run(&mut nodes)?;
+    let mut missing = Vec::new();
+    let mut other = Vec::new();
+    for (n, req, refusal) in refused {
+        let kind = probe_kinds[n].get(refusal.index).copied().flatten();
+        match (refusal.error.raw_os_error(), kind) {
+            (Some(libc::EOPNOTSUPP), Some(kind)) => missing.push(MissingFeature {
+                what: format!("the `{kind}` link kind (ip link add ... type {kind})"),
+                config: config_option(kind),
+            }),
+            _ => other.push((n, req, refusal)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingKernelFeatures(missing));
+    }
+    first_error(&nodes, other)?;
+
+    for (n, node) in topo.nodes.iter().enumerate() {
+        if node.loopback {
+            let msg = LinkUnspec::new_with_index(1).up().build();
+            rest.push(
+                n,
+                Request::new(RouteNetlinkMessage::SetLink(msg), 0, "ip link set lo up"),
+                None,
+            );
+        }
+    }
+    let refused = rest.run(&mut nodes)?;
+    first_error(&nodes, refused)?;
+
+    // Phase 3: bridge ports and addresses.
+    let mut phase = Phase::new(nodes.len());
+    for br in &topo.bridges {
+        let n = at(&br.node);
+        let bi = idx.get(n, &br.name);
+        for port in &br.ports {
+            let msg = LinkUnspec::new_with_index(idx.get(n, port))
+                .controller(bi)
+                .build();
+            phase.push(
+                n,
+                Request::new(
+                    RouteNetlinkMessage::SetLink(msg),
+                    0,
+                    format!("ip link set {port} master {}", br.name),
+                ),
+                None,
+            );
+        }
+    }
+    for link in &topo.links {
+        let b = &link.ends[1];
+        if b.config.up {
+            let n = at(&b.node);
+            let msg = LinkUnspec::new_with_index(idx.get(n, &b.iface)).up().build();
+            phase.push(
+                n,
+                Request::new(
+                    RouteNetlinkMessage::SetLink(msg),
+                    0,
+                    format!("ip link set {} up", b.iface),
+                ),
+                None,
+            );
+        }
+    }
+    for iface in topo.interfaces() {
+        let n = at(iface.node);
+        let i = idx.get(n, iface.name);
+        for a in &iface.config.addresses {
+            phase.push(n, add_address(iface.name, i, a), None);
+        }
+    }
+    let refused = phase.run(&mut nodes)?;
+    first_error(&nodes, refused)?;
+
+    // Phase 4: routes.
+    let mut phase = Phase::new(nodes.len());
+    for (n, node) in topo.nodes.iter().enumerate() {
+        for r in &node.routes {
+            let dev = match &r.kind {
+                RouteKind::Unicast { dev: Some(d), .. } => Some(idx.get(n, d)),
+                _ => None,
+            };
+            phase.push(n, add_route(r, dev, route_text(r)), None);
+        }
+    }
+    let refused = phase.run(&mut nodes)?;
+    first_error(&nodes, refused)?;
+    Ok(nodes)
+}
+
+/// The route as `ip route` would print it, for messages.
+pub(crate) fn route_text(r: &Route) -> String {
+    let mut s = match &r.kind {
+        RouteKind::Unicast { .. } => String::new(),
+        RouteKind::Blackhole => "blackhole ".into(),
+        RouteKind::Unreachable => "unreachable ".into(),
+        RouteKind::Prohibit => "prohibit ".into(),
+    };
+    match r.dest {
+        RouteDest::Default(_) => s.push_str("default"),
+        RouteDest::Prefix(p) => s.push_str(&p.to_string()),
+    }
+    if let RouteKind::Unicast { via, dev, onlink } = &r.kind {
+        if let Some(v) = via {
+            s.push_str(&format!(" via {v}"));
+        }
+        if let Some(d) = dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if *onlink {
+            s.push_str(" onlink");
+        }
+    }
+    if let Some(m) = r.metric {
+        s.push_str(&format!(" metric {m}"));
+    }
+    s
+}

@@ -1,0 +1,202 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in netns-test, with the context needed to act on it:
+/// which node, which interface, what was being done, and the operating system's error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The topology text is invalid (normally caught at compile time by the macro).
+    Topology(netns_test_topology::Error),
+    /// User namespaces cannot be created here; the message names the cause and the fix.
+    UserNamespaces {
+        /// What blocks them, with the exact fix.
+        cause: String,
+        /// The system call's error.
+        source: io::Error,
+    },
+    /// The running kernel lacks device kinds the topology needs. Nothing was built.
+    MissingKernelFeatures(Vec<MissingFeature>),
+    /// A netlink request failed.
+    Netlink {
+        /// The node whose namespace the request went to.
+        node: String,
+        /// The equivalent `ip` command.
+        what: String,
+        /// The kernel's extended error text, if any.
+        detail: Option<String>,
+        /// The errno.
+        source: io::Error,
+    },
+    /// A system call or I/O operation failed.
+    Io {
+        /// The node it concerned, if any.
+        node: Option<String>,
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// No node of that name exists in the topology.
+    UnknownNode {
+        /// The name asked for.
+        name: String,
+        /// The nodes that exist.
+        known: Vec<String>,
+    },
+    /// No interface of that name exists in the node.
+    UnknownInterface {
+        /// The node.
+        node: String,
+        /// The name asked for.
+        name: String,
+        /// The interfaces the node has now.
+        known: Vec<String>,
+    },
+    /// A string was not an IP address.
+    InvalidAddress {
+        /// The text.
+        text: String,
+    },
+    /// No answer in time.
+    Timeout {
+        /// The node the operation ran in.
+        node: String,
+        /// What was waited for.
+        what: String,
+        /// How long.
+        after: Duration,
+    },
+    /// A router or host answered with an ICMP error (destination unreachable, ...).
+    Unreachable {
+        /// The node the probe was sent from.
+        node: String,
+        /// The destination probed.
+        dest: IpAddr,
+        /// Who sent the ICMP error.
+        from: IpAddr,
+        /// The ICMP message, decoded ("host unreachable", ...).
+        reason: String,
+    },
+}
+
+/// A kernel feature the topology needs and the running kernel lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingFeature {
+    /// The feature, e.g. `dummy link kind`.
+    pub what: String,
+    /// The kernel configuration option that provides it, e.g. `CONFIG_DUMMY`.
+    pub config: String,
+}
+
+impl Error {
+    /// The underlying I/O error, if this error has one: use
+    /// [`io::Error::kind`] to tell "Network is unreachable" from "Connection refused".
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::UserNamespaces { source, .. }
+            | Error::Netlink { source, .. }
+            | Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The I/O error kind, if there is an underlying I/O error.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        self.io_error().map(io::Error::kind)
+    }
+
+    pub(crate) fn io(node: Option<&str>, what: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            node: node.map(str::to_owned),
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Topology(e) => write!(f, "invalid topology:\n{e}"),
+            Error::UserNamespaces { cause, .. } => {
+                write!(f, "cannot create a user namespace for the test: {cause}")
+            }
+            Error::MissingKernelFeatures(missing) => {
+                write!(
+                    f,
+                    "the running kernel lacks what this topology needs (nothing was built):"
+                )?;
+                for m in missing {
+                    write!(f, "\n  - {} ({})", m.what, m.config)?;
+                }
+                write!(
+                    f,
+                    "\nUse a kernel built with these options (or load their modules), or \
+                     remove these elements from the topology."
+                )
+            }
+            Error::Netlink {
+                node, what, detail, ..
+            } => {
+                write!(f, "in node `{node}`: `{what}` failed")?;
+                if let Some(d) = detail {
+                    write!(f, " ({d})")?;
+                }
+                Ok(())
+            }
+            Error::Io { node, what, .. } => match node {
+                Some(n) => write!(f, "in node `{n}`: {what}"),
+                None => write!(f, "{what}"),
+            },
+            Error::UnknownNode { name, known } => write!(
+                f,
+                "no node named `{name}` in this topology (nodes: {})",
+                known.join(", ")
+            ),
+            Error::UnknownInterface { node, name, known } => write!(
+                f,
+                "node `{node}` has no interface `{name}` (it has: {})",
+                known.join(", ")
+            ),
+            Error::InvalidAddress { text } => write!(
+                f,
+                "`{text}` is not an IP address (write e.g. `192.168.1.2` or `fd00::2`)"
+            ),
+            Error::Timeout { node, what, after } => {
+                write!(f, "in node `{node}`: {what}: no answer within {after:?}")
+            }
+            Error::Unreachable {
+                node,
+                dest,
+                from,
+                reason,
+            } => write!(f, "in node `{node}`: {dest} is unreachable: {from} says {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Topology(e) => Some(e),
+            Error::UserNamespaces { source, .. }
+            | Error::Netlink { source, .. }
+            | Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<netns_test_topology::Error> for Error {
+    fn from(e: netns_test_topology::Error) -> Self {
+        Error::Topology(e)
+    }
+}

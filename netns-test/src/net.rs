@@ -1,0 +1,406 @@
+//! The running topology: [`Net`] and its [`Node`]s.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
+
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netns_test_topology::{HOST, IpNet, MacAddr, Topology};
+use rtnetlink::LinkUnspec;
+
+use crate::build::BuiltNode;
+use crate::error::{Error, Result};
+use crate::netlink::{Netlink, Request};
+use crate::ns;
+
+/// The environment variable that marks the per-test child process.
+pub(crate) const CHILD_ENV: &str = "__NETNS_TEST_CHILD";
+
+/// A running topology: every node of the test's network. The test body receives it as
+/// `&Net`; everything it holds disappears with the test's namespaces when the test ends.
+///
+/// ```no_run
+/// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {
+/// let reply = net.node("ns1").ping("192.168.1.2")?;
+/// assert_eq!(reply.ttl, 64);
+/// # Ok(()) }
+/// ```
+pub struct Net {
+    topology: Topology,
+    nodes: Vec<Node>,
+}
+
+impl fmt::Debug for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Net")
+            .field("origin", &self.topology.origin)
+            .field("nodes", &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Net {
+    pub(crate) fn from_built(topology: Topology, built: Vec<BuiltNode>) -> Net {
+        let nodes = built
+            .into_iter()
+            .map(|b| Node {
+                name: b.name,
+                netns: b.netns,
+                nl: Mutex::new(b.nl),
+                worker: OnceLock::new(),
+            })
+            .collect();
+        Net { topology, nodes }
+    }
+
+    /// The node called `name`.
+    ///
+    /// # Panics
+    /// If there is no such node; the message lists the nodes there are. Use
+    /// [`Net::try_node`] to get an error instead.
+    #[track_caller]
+    pub fn node(&self, name: &str) -> &Node {
+        match self.try_node(name) {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The node called `name`, or [`Error::UnknownNode`].
+    pub fn try_node(&self, name: &str) -> Result<&Node> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| Error::UnknownNode {
+                name: name.to_owned(),
+                known: self.nodes.iter().map(|n| n.name.clone()).collect(),
+            })
+    }
+
+    /// The `host` node: the test's own root network namespace (never the machine's).
+    pub fn host(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    /// Every node, `host` first, then in the topology file's order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter()
+    }
+
+    /// The topology this network was built from.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+}
+
+/// One node: a network namespace of the test (or the test's root namespace, `host`).
+///
+/// Code runs "in" a node on a thread that entered its namespace: [`Node::run`] for a
+/// closure, [`Node::spawn`] for a future, [`Node::command`] for a program. A socket
+/// keeps the namespace it was created in, so a socket made in `run` can be used from
+/// any thread afterwards.
+pub struct Node {
+    name: String,
+    netns: OwnedFd,
+    nl: Mutex<Netlink>,
+    worker: OnceLock<Worker>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node").field("name", &self.name).finish()
+    }
+}
+
+/// A thread in the node's namespace driving a current-thread tokio runtime.
+struct Worker {
+    handle: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A network interface as the kernel reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Interface {
+    /// Name, e.g. `veth-ns1`.
+    pub name: String,
+    /// Interface index in its namespace.
+    pub index: u32,
+    /// Hardware address, if it has one.
+    pub mac: Option<MacAddr>,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// Administratively up (`IFF_UP`).
+    pub up: bool,
+    /// Has carrier / operationally running (`IFF_LOWER_UP`).
+    pub lower_up: bool,
+    /// Addresses with prefix length (IPv6 link-local ones included).
+    pub addresses: Vec<IpNet>,
+}
+
+impl Node {
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is the `host` node.
+    pub fn is_host(&self) -> bool {
+        self.name == HOST
+    }
+
+    /// The node's network namespace, e.g. for `setns(2)` in your own code.
+    pub fn netns(&self) -> BorrowedFd<'_> {
+        self.netns.as_fd()
+    }
+
+    /// Runs `f` on a fresh thread inside this node's network namespace and returns its
+    /// value. Sockets `f` creates belong to the node. A panic in `f` is resumed here.
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) {
+    /// let listener = net.node("ns2").run(|| std::net::TcpListener::bind("0.0.0.0:7000")).unwrap();
+    /// # }
+    /// ```
+    pub fn run<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        let fd = self.netns.as_fd();
+        std::thread::scope(|s| {
+            let h = std::thread::Builder::new()
+                .name(format!("netns:{}", self.name))
+                .spawn_scoped(s, move || {
+                    if let Err(e) = ns::setns_net(fd) {
+                        panic!("netns-test: cannot enter node `{}`: {e}", self.name);
+                    }
+                    f()
+                })
+                .unwrap_or_else(|e| panic!("netns-test: cannot start a thread: {e}"));
+            match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        })
+    }
+
+    fn worker(&self) -> &Worker {
+        self.worker.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let fd = self
+                .netns
+                .try_clone()
+                .unwrap_or_else(|e| panic!("netns-test: cannot duplicate a namespace fd: {e}"));
+            let name = self.name.clone();
+            std::thread::Builder::new()
+                .name(format!("netns-rt:{}", self.name))
+                .spawn(move || {
+                    if let Err(e) = ns::setns_net(fd.as_fd()) {
+                        panic!("netns-test: cannot enter node `{name}`: {e}");
+                    }
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap_or_else(|e| panic!("netns-test: cannot build a runtime: {e}"));
+                    let _ = tx.send(rt.handle().clone());
+                    let _ = rt.block_on(stop_rx);
+                })
+                .unwrap_or_else(|e| panic!("netns-test: cannot start a thread: {e}"));
+            let handle = rx
+                .recv()
+                .unwrap_or_else(|_| panic!("netns-test: node `{}` runtime failed to start", self.name));
+            Worker {
+                handle,
+                _stop: stop_tx,
+            }
+        })
+    }
+
+    /// Spawns `fut` on this node's runtime (a current-thread tokio runtime on a thread
+    /// inside the node, started on first use). Sockets the future creates belong to the
+    /// node. Await the handle from any runtime.
+    ///
+    /// ```no_run
+    /// # async fn body(net: &netns_test::Net) {
+    /// let server = net.node("ns2").spawn(async {
+    ///     let l = tokio::net::TcpListener::bind("0.0.0.0:7000").await.unwrap();
+    ///     l.accept().await.unwrap().1
+    /// });
+    /// # }
+    /// ```
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.worker().handle.spawn(fut)
+    }
+
+    /// A [`std::process::Command`] whose program starts inside this node (its network
+    /// namespace, with a `/sys` that shows the node's interfaces).
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) {
+    /// let out = net.node("ns1").command("ip").args(["addr"]).output().unwrap();
+    /// # }
+    /// ```
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        cmd.env_remove(CHILD_ENV);
+        ns::spawn::enter_node(&mut cmd, self.netns.as_fd());
+        cmd
+    }
+
+    /// A [`tokio::process::Command`] whose program starts inside this node.
+    pub fn tokio_command(&self, program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+        tokio::process::Command::from(self.command(program))
+    }
+
+    fn netlink<T>(&self, f: impl FnOnce(&mut Netlink) -> std::io::Result<T>) -> std::io::Result<T> {
+        let mut nl = self.nl.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut nl)
+    }
+
+    fn request(&self, req: Request) -> Result<()> {
+        let refused = self
+            .netlink(|nl| nl.execute(std::slice::from_ref(&req)))
+            .map_err(|e| Error::io(Some(&self.name), format!("`{}`", req.what), e))?;
+        match refused.into_iter().next() {
+            None => Ok(()),
+            Some(r) => Err(Error::Netlink {
+                node: self.name.clone(),
+                what: req.what,
+                detail: r.detail,
+                source: r.error,
+            }),
+        }
+    }
+
+    /// Every interface of the node now, `lo` included (`ip addr show`).
+    pub fn interfaces(&self) -> Result<Vec<Interface>> {
+        let what = |e| Error::io(Some(&self.name), "`ip addr show`", e);
+        let links = self
+            .netlink(|nl| nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default())))
+            .map_err(what)?;
+        let addrs = self
+            .netlink(|nl| nl.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default())))
+            .map_err(what)?;
+        let mut out: Vec<Interface> = links
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(interface_of(&l)),
+                _ => None,
+            })
+            .collect();
+        for m in addrs {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                let addr = a.attributes.iter().find_map(|at| match at {
+                    AddressAttribute::Local(ip) => Some(*ip),
+                    _ => None,
+                });
+                let addr = addr.or_else(|| {
+                    a.attributes.iter().find_map(|at| match at {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                });
+                if let (Some(ip), Some(i)) =
+                    (addr, out.iter_mut().find(|i| i.index == a.header.index))
+                    && let Ok(net) = IpNet::new(ip, a.header.prefix_len)
+                {
+                    i.addresses.push(net);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The interface called `name`, or [`Error::UnknownInterface`].
+    pub fn interface(&self, name: &str) -> Result<Interface> {
+        let all = self.interfaces()?;
+        let known: Vec<String> = all.iter().map(|i| i.name.clone()).collect();
+        all.into_iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| Error::UnknownInterface {
+                node: self.name.clone(),
+                name: name.to_owned(),
+                known,
+            })
+    }
+
+    /// The node's addresses now, on every interface but `lo` (IPv6 link-local ones
+    /// excluded).
+    pub fn addresses(&self) -> Result<Vec<IpAddr>> {
+        Ok(self
+            .interfaces()?
+            .into_iter()
+            .filter(|i| i.name != "lo")
+            .flat_map(|i| i.addresses)
+            .map(|n| n.addr())
+            .filter(|a| !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+            .collect())
+    }
+
+    /// Sets an interface up or down (`ip link set IFACE up|down`).
+    pub fn set_link_up(&self, iface: &str, up: bool) -> Result<()> {
+        let b = LinkUnspec::new_with_name(iface);
+        let msg = if up { b.up() } else { b.down() }.build();
+        let verb = if up { "up" } else { "down" };
+        self.request(Request::new(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            format!("ip link set {iface} {verb}"),
+        ))
+    }
+
+    /// Moves interface `iface` into node `to` (`ip link set IFACE netns TO`). The
+    /// kernel brings it down and drops its addresses on the way, as with `ip`; this node
+    /// no longer sees it afterwards.
+    pub fn move_interface(&self, iface: &str, to: &Node) -> Result<()> {
+        let msg = LinkUnspec::new_with_name(iface)
+            .setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&to.netns))
+            .build();
+        self.request(Request::new(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            format!("ip link set {iface} netns {}", to.name),
+        ))
+    }
+
+    /// Adds an address to an interface (`ip addr add ADDR dev IFACE`).
+    pub fn add_address(&self, iface: &str, addr: IpNet) -> Result<()> {
+        let index = self.interface(iface)?.index;
+        self.request(crate::build::add_address(iface, index, &addr))
+    }
+}
+
+fn interface_of(l: &LinkMessage) -> Interface {
+    let mut i = Interface {
+        name: String::new(),
+        index: l.header.index,
+        mac: None,
+        mtu: None,
+        up: l.header.flags.contains(LinkFlags::Up),
+        lower_up: l.header.flags.contains(LinkFlags::LowerUp),
+        addresses: Vec::new(),
+    };
+    for a in &l.attributes {
+        match a {
+            LinkAttribute::IfName(n) => i.name = n.clone(),
+            LinkAttribute::Mtu(m) => i.mtu = Some(*m),
+            LinkAttribute::Address(mac) if mac.len() == 6 => {
+                let mut b = [0u8; 6];
+                b.copy_from_slice(mac);
+                i.mac = Some(MacAddr(b));
+            }
+            _ => {}
+        }
+    }
+    i
+}

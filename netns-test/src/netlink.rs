@@ -1,0 +1,220 @@
+//! A synchronous rtnetlink socket that sends requests in batches.
+//!
+//! Messages are built with `rtnetlink`'s builders and `netlink-packet-route` types and
+//! sent here without an async runtime: a whole phase of a topology build (every link of
+//! a namespace, say) goes out in one `send(2)` and the kernel's acknowledgements are
+//! read back together. One socket per namespace: a netlink socket talks to the network
+//! namespace it was created in, whichever thread uses it later.
+
+use std::io;
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+
+/// One request and what it stands for, in `ip` terms, for error messages.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) msg: RouteNetlinkMessage,
+    pub(crate) flags: u16,
+    /// The equivalent command, e.g. `ip link add veth0 type veth peer name veth1`.
+    pub(crate) what: String,
+}
+
+impl Request {
+    pub(crate) fn new(msg: RouteNetlinkMessage, flags: u16, what: impl Into<String>) -> Self {
+        Request {
+            msg,
+            flags,
+            what: what.into(),
+        }
+    }
+}
+
+/// A request the kernel refused.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// Index of the request in the batch.
+    pub(crate) index: usize,
+    pub(crate) error: io::Error,
+    /// The kernel's extended-ack text, if it gave one ("Unknown device type", ...).
+    pub(crate) detail: Option<String>,
+}
+
+/// A netlink route socket bound to the namespace it was opened in.
+#[derive(Debug)]
+pub(crate) struct Netlink {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+const SEND_CHUNK: usize = 128 * 1024;
+
+impl Netlink {
+    /// Opens a socket in the calling thread's current network namespace.
+    pub(crate) fn open() -> io::Result<Netlink> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        sock.set_ext_ack(true)?;
+        sock.set_cap_ack(true)?;
+        // Acks for a large batch must fit: ask for a generous receive buffer.
+        let _ = sock.set_rx_buf_sz(4 * 1024 * 1024);
+        Ok(Netlink {
+            sock,
+            seq: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    fn encode(&mut self, msg: RouteNetlinkMessage, flags: u16) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = flags | NLM_F_REQUEST;
+        header.sequence_number = self.seq;
+        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+        nl.finalize();
+        let start = self.buf.len();
+        self.buf.resize(start + nl.buffer_len(), 0);
+        nl.serialize(&mut self.buf[start..]);
+        self.seq
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let n = self.sock.send(&self.buf, 0)?;
+            if n != self.buf.len() {
+                return Err(io::Error::other("short netlink send"));
+            }
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends every request (with `NLM_F_ACK`) and returns the sequence number of the
+    /// first; the rest follow consecutively. Pair with [`Netlink::wait`].
+    pub(crate) fn send(&mut self, reqs: &[Request]) -> io::Result<u32> {
+        let first = self.seq.wrapping_add(1);
+        for r in reqs {
+            self.encode(r.msg.clone(), r.flags | NLM_F_ACK);
+            if self.buf.len() >= SEND_CHUNK {
+                self.flush()?;
+            }
+        }
+        self.flush()?;
+        Ok(first)
+    }
+
+    /// Reads the acknowledgements of `count` requests sent from sequence `first` on.
+    pub(crate) fn wait(&mut self, first: u32, count: usize) -> io::Result<Vec<Refusal>> {
+        let mut pending = count;
+        let mut refused = Vec::new();
+        while pending > 0 {
+            for msg in self.recv()? {
+                let seq = msg.header.sequence_number;
+                let index = seq.wrapping_sub(first) as usize;
+                if index >= count {
+                    continue;
+                }
+                if let NetlinkPayload::Error(err) = msg.payload {
+                    pending -= 1;
+                    if err.code.is_some() {
+                        refused.push(Refusal {
+                            index,
+                            error: err.to_io(),
+                            detail: ext_ack_text(&err.header),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(refused)
+    }
+
+    /// Reads one datagram and decodes every message in it.
+    fn recv(&mut self) -> io::Result<Vec<NetlinkMessage<RouteNetlinkMessage>>> {
+        let (data, _) = self.sock.recv_from_full()?;
+        let mut out = Vec::new();
+        let mut off = 0;
+        while let Some(head) = data.get(off..off + 4) {
+            let len = u32::from_ne_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let Some(frame) = data.get(off..off + len).filter(|_| len >= 16) else {
+                break;
+            };
+            off += (len + 3) & !3;
+            out.push(
+                NetlinkMessage::deserialize(frame)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Sends `reqs` and waits for all their acknowledgements.
+    pub(crate) fn execute(&mut self, reqs: &[Request]) -> io::Result<Vec<Refusal>> {
+        let first = self.send(reqs)?;
+        self.wait(first, reqs.len())
+    }
+
+    /// Runs a dump request (`ip link show`, `ip addr show`, ...) and returns every
+    /// message of the answer.
+    pub(crate) fn dump(&mut self, msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+        let seq = self.encode(msg, NLM_F_DUMP);
+        self.flush()?;
+        let mut out = Vec::new();
+        loop {
+            for msg in self.recv()? {
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                    NetlinkPayload::InnerMessage(m) => out.push(m),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Extracts `NLMSGERR_ATTR_MSG` from an error payload (after the capped original
+/// header), if the kernel sent one.
+fn ext_ack_text(payload: &[u8]) -> Option<String> {
+    const NLMSGERR_ATTR_MSG: u16 = 1;
+    let mut tlvs = payload.get(16..)?;
+    while tlvs.len() >= 4 {
+        let len = u16::from_ne_bytes([tlvs[0], tlvs[1]]) as usize;
+        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
+        if len < 4 || len > tlvs.len() {
+            return None;
+        }
+        if kind == NLMSGERR_ATTR_MSG {
+            let text = &tlvs[4..len];
+            let text = text.split(|b| *b == 0).next().unwrap_or_default();
+            return Some(String::from_utf8_lossy(text).into_owned());
+        }
+        tlvs = tlvs.get((len + 3) & !3..).unwrap_or_default();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ext_ack_text;
+
+    #[test]
+    fn ext_ack_message_is_found_after_the_capped_header() {
+        let mut payload = vec![0u8; 16];
+        let msg = b"Unknown device type\0";
+        let len = (4 + msg.len()) as u16;
+        payload.extend_from_slice(&len.to_ne_bytes());
+        payload.extend_from_slice(&1u16.to_ne_bytes());
+        payload.extend_from_slice(msg);
+        assert_eq!(ext_ack_text(&payload).as_deref(), Some("Unknown device type"));
+        assert_eq!(ext_ack_text(&payload[..10]), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! Namespaces and processes: every syscall that needs `unsafe` lives in this module.
+//!
+//! Architecture Invariant: no `unsafe` outside `ns`; each block carries a `// SAFETY:`
+//! comment. Everything else in the crate calls the safe wrappers here.
+
+pub(crate) mod spawn;
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// `unshare(2)`: <https://man7.org/linux/man-pages/man2/unshare.2.html>
+pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: unshare takes plain flags and touches no memory of ours.
+    let rc = unsafe { libc::unshare(flags) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `setns(2)` for a network namespace, moving only the calling thread:
+/// <https://man7.org/linux/man-pages/man2/setns.2.html>
+pub(crate) fn setns_net(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fd is a valid, open descriptor for the borrow's lifetime.
+    let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Opens the calling thread's current network namespace.
+pub(crate) fn current_netns() -> io::Result<OwnedFd> {
+    Ok(File::open("/proc/thread-self/ns/net")?.into())
+}
+
+/// Creates a new network namespace for the calling thread and returns a handle to it.
+/// The thread stays in the new namespace.
+pub(crate) fn new_netns_here() -> io::Result<OwnedFd> {
+    unshare(libc::CLONE_NEWNET)?;
+    current_netns()
+}
+
+/// Returns whether `fd` is an open descriptor in this process.
+pub(crate) fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Takes ownership of an inherited descriptor number, marking it close-on-exec so
+/// programs the test starts do not inherit it.
+///
+/// The caller must know that `fd` is open and owned by nobody else in this process.
+pub(crate) fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if !fd_is_open(fd) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: the caller (the child entry point) owns this inherited descriptor: it was
+    // placed there by our own spawn code and nothing else in the process refers to it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: plain fcntl on a descriptor we own.
+    unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Ok(owned)
+}
+
+/// Makes `fd` the process's descriptor `target` (`dup2(2)`), e.g. to restore stdout.
+pub(crate) fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 on a valid descriptor; `target` is a descriptor number we are
+    // allowed to replace (stdout or stderr of this process).
+    let rc = unsafe { libc::dup2(fd.as_raw_fd(), target) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Ends the process at once with `code`, running no destructors or atexit handlers
+/// (`_exit(2)`): the child must not let libtest print its own verdict.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is always safe to call.
+    unsafe { libc::_exit(code) }
+}
+
+/// Mounts a fresh procfs on `/proc` (for the PID namespace this process is PID 1 of).
+pub(crate) fn remount_proc() -> io::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(io::Error::from)
+}

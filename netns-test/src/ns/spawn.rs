@@ -1,0 +1,243 @@
+//! Starting processes inside namespaces: the per-test child (new user, network, PID,
+//! mount, UTS and IPC namespaces) and commands that run inside a node.
+//!
+//! Only async-signal-safe work happens between fork and exec: every byte and path the
+//! `pre_exec` closures use is prepared before the fork.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Which step of entering the namespaces failed, reported through the verdict pipe so
+/// that the parent can name the cause (see `crate::userns`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// `unshare(CLONE_NEWUSER)`.
+    UnshareUser = 1,
+    /// Writing `/proc/self/setgroups`, `uid_map` or `gid_map`.
+    IdMap = 2,
+    /// `unshare` of the network, mount, PID, UTS and IPC namespaces.
+    UnshareOthers = 3,
+    /// Making `/` a private mount.
+    MountPrivate = 4,
+    /// Forking the namespace's PID 1.
+    Fork = 5,
+}
+
+impl Stage {
+    pub(crate) fn from_byte(b: u8) -> Option<Stage> {
+        Some(match b {
+            1 => Stage::UnshareUser,
+            2 => Stage::IdMap,
+            3 => Stage::UnshareOthers,
+            4 => Stage::MountPrivate,
+            5 => Stage::Fork,
+            _ => return None,
+        })
+    }
+}
+
+/// The descriptor numbers the test child finds its pipes on.
+pub(crate) const VERDICT_FD: RawFd = 3;
+/// The child's real stdout (its fd 1 is /dev/null until the body starts).
+pub(crate) const STDOUT_FD: RawFd = 4;
+/// The child's real stderr.
+pub(crate) const STDERR_FD: RawFd = 5;
+
+/// Pipes the child will find on [`VERDICT_FD`], [`STDOUT_FD`] and [`STDERR_FD`].
+pub(crate) struct ChildFds<'a> {
+    pub(crate) verdict: BorrowedFd<'a>,
+    pub(crate) stdout: BorrowedFd<'a>,
+    pub(crate) stderr: BorrowedFd<'a>,
+}
+
+/// Sets up `cmd` so that the process it starts runs as PID 1 of new user (caller's uid
+/// and gid mapped to 0), network, mount (with `/` private), PID, UTS and IPC
+/// namespaces, dies with the calling thread, and finds `fds` on 3, 4 and 5.
+///
+/// Between the fork and the exec an intermediate process stays outside the new PID
+/// namespace and waits for the namespace's PID 1, exiting the way it did; `Child::wait`
+/// on the returned child therefore reports the test child's own end.
+pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let uid_map = format!("0 {uid} 1\n").into_bytes();
+    let gid_map = format!("0 {gid} 1\n").into_bytes();
+    let paths = [
+        c"/proc/self/setgroups",
+        c"/proc/self/uid_map",
+        c"/proc/self/gid_map",
+    ];
+    let root = CString::from(c"/");
+    let (verdict, out, err) = (
+        fds.verdict.as_raw_fd(),
+        fds.stdout.as_raw_fd(),
+        fds.stderr.as_raw_fd(),
+    );
+
+    let hook = move || -> io::Result<()> {
+        let fail = |stage: Stage| -> io::Error {
+            let e = io::Error::last_os_error();
+            let b = [stage as u8];
+            // SAFETY: write(2) from a buffer on our stack to a descriptor we inherited.
+            unsafe { libc::write(verdict, b.as_ptr().cast(), 1) };
+            e
+        };
+        // SAFETY: unshare takes flags only.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+            return Err(fail(Stage::UnshareUser));
+        }
+        let writes: [(&std::ffi::CStr, &[u8]); 3] = [
+            (paths[0], b"deny"),
+            (paths[1], &uid_map),
+            (paths[2], &gid_map),
+        ];
+        for (path, data) in writes {
+            // SAFETY: open/write/close with a NUL-terminated path and a buffer prepared
+            // before the fork; all three are async-signal-safe.
+            let ok = unsafe {
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    false
+                } else {
+                    let n = libc::write(fd, data.as_ptr().cast(), data.len());
+                    libc::close(fd);
+                    n == data.len() as isize
+                }
+            };
+            if !ok {
+                return Err(fail(Stage::IdMap));
+            }
+        }
+        let flags = libc::CLONE_NEWNET
+            | libc::CLONE_NEWNS
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWIPC;
+        // SAFETY: unshare takes flags only.
+        if unsafe { libc::unshare(flags) } != 0 {
+            return Err(fail(Stage::UnshareOthers));
+        }
+        // SAFETY: mount(2) with a NUL-terminated target and null pointers for the
+        // unused arguments, as the man page allows for a propagation change.
+        let rc = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if rc != 0 {
+            return Err(fail(Stage::MountPrivate));
+        }
+        // SAFETY: fork in the single-threaded child; both sides only make
+        // async-signal-safe calls until the exec.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(fail(Stage::Fork));
+        }
+        if pid > 0 {
+            // SAFETY: this branch only calls async-signal-safe functions and never
+            // returns into the standard library's post-fork code.
+            unsafe { wait_and_mirror(pid) }
+        }
+        // The new PID namespace's PID 1. Set after the unshare: gaining capabilities
+        // clears the parent-death signal.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        // Park the three pipes on high numbers first so that moving them to 3, 4 and 5
+        // cannot overwrite one another.
+        let mut parked = [0; 3];
+        for (slot, from) in parked.iter_mut().zip([verdict, out, err]) {
+            // SAFETY: fcntl on a descriptor we inherited.
+            *slot = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 100) };
+            if *slot < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (high, to) in parked.into_iter().zip([VERDICT_FD, STDOUT_FD, STDERR_FD]) {
+            // SAFETY: dup2 onto a fixed descriptor number; the new descriptor is not
+            // close-on-exec, so the test child inherits it.
+            if unsafe { libc::dup2(high, to) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only performs async-signal-safe calls (see above) and allocates
+    // nothing.
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// The intermediate process: waits for the namespace's PID 1 and ends the same way.
+///
+/// # Safety
+/// Must only be called in a freshly forked child, which it never returns from.
+unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
+    // SAFETY: all calls below are async-signal-safe; the process exits at the end.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        // Hold no pipe open: the parent waits for end-of-file on them.
+        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let rc = libc::waitpid(pid, &mut status, 0);
+            if rc == pid {
+                break;
+            }
+            if rc < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Sets up `cmd` so that the program starts inside the network namespace `netns` (and
+/// a private mount namespace with that namespace's `/sys`).
+pub(crate) fn enter_node(cmd: &mut Command, netns: BorrowedFd<'_>) {
+    let fd = netns.as_raw_fd();
+    let root = CString::from(c"/");
+    let sys = CString::from(c"/sys");
+    let sysfs = CString::from(c"sysfs");
+    let hook = move || -> io::Result<()> {
+        // SAFETY: setns/unshare/mount with flags, a descriptor the Node keeps open, and
+        // NUL-terminated strings prepared before the fork.
+        unsafe {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // Best effort: a /sys that shows this node's interfaces.
+            if libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0
+            {
+                libc::mount(
+                    sysfs.as_ptr(),
+                    sys.as_ptr(),
+                    sysfs.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                );
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only performs async-signal-safe calls and allocates nothing.
+    unsafe { cmd.pre_exec(hook) };
+}

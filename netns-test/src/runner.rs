@@ -1,0 +1,295 @@
+//! How one `#[netns_test]` runs: the parent half in the test runner's process, and the
+//! child half in a fresh process inside the test's own namespaces.
+//!
+//! libtest runs every test body on a spawned thread, and a multi-threaded process cannot
+//! `unshare(CLONE_NEWUSER)`, so the body runs in a child: the test binary itself,
+//! re-executed (from `/proc/self/exe`) with a filter that selects just this test. The
+//! child starts as PID 1 of new user, network, PID, mount, UTS and IPC namespaces
+//! (see [`crate::ns::spawn::isolate`]), builds the topology, runs the body, writes a
+//! verdict on a pipe and leaves with `_exit`, before libtest could print anything of its
+//! own. When it ends, for whatever reason, the kernel destroys its namespaces: every
+//! interface, route and process the test made. The parent relays the child's output
+//! through `print!`/`eprint!` (so libtest captures it as usual) and turns the verdict
+//! into the test's result.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::process::{Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::__private::{Outcome, TestSpec};
+use crate::error::Error;
+use crate::net::{CHILD_ENV, Net};
+use crate::ns::{self, spawn};
+use crate::userns;
+
+/// The name libtest knows the test by: its module path without the crate, then the
+/// function name.
+pub(crate) fn libtest_name(spec: &TestSpec) -> String {
+    match spec.module_path.split_once("::") {
+        Some((_, rest)) => format!("{rest}::{}", spec.name),
+        None => spec.name.to_owned(),
+    }
+}
+
+/// Entry point from the generated test function.
+pub(crate) fn run(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) {
+    let name = libtest_name(spec);
+    let is_child = std::env::var_os(CHILD_ENV).is_some_and(|v| v == name.as_str())
+        && ns::fd_is_open(spawn::VERDICT_FD);
+    if is_child {
+        child(spec, body)
+    } else {
+        parent(&name)
+    }
+}
+
+const PASS: &str = "pass";
+const PANIC: &str = "panic";
+const FAIL: &str = "fail";
+const SETUP: &str = "setup";
+
+fn child(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) -> ! {
+    let fds = (
+        ns::adopt_inherited_fd(spawn::VERDICT_FD),
+        ns::adopt_inherited_fd(spawn::STDOUT_FD),
+        ns::adopt_inherited_fd(spawn::STDERR_FD),
+    );
+    let (Ok(verdict), Ok(out), Ok(err)) = fds else {
+        ns::exit_now(121)
+    };
+    // From here on, what the body prints reaches the parent.
+    if ns::dup_onto(out.as_fd(), 1).is_err() || ns::dup_onto(err.as_fd(), 2).is_err() {
+        ns::exit_now(122)
+    }
+    drop((out, err));
+    // A procfs for our own PID namespace; without it /proc still works, showing more.
+    let _ = ns::remount_proc();
+
+    let setup = || -> Result<Net, Error> {
+        let topo = netns_test_topology::parse(spec.topology, spec.origin)?;
+        let built = crate::build::build(&topo)?;
+        Ok(Net::from_built(topo, built))
+    };
+    let message = match setup() {
+        Err(e) => format!("{SETUP}\n{}", error_chain(&e).join("\0")),
+        Ok(net) => match catch_unwind(AssertUnwindSafe(|| body(&net))) {
+            Ok(Outcome::Pass) => PASS.to_owned(),
+            Ok(Outcome::Fail(chain)) => format!("{FAIL}\n{}", chain.join("\0")),
+            Err(payload) => format!("{PANIC}\n{}", panic_message(&*payload)),
+        },
+    };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let mut f = std::fs::File::from(verdict);
+    let code = if f.write_all(message.as_bytes()).is_ok() {
+        0
+    } else {
+        123
+    };
+    ns::exit_now(code)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push(s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
+/// Fails the running test with `message` without a second panic report: the text is
+/// printed (libtest shows it with the test's output) and the unwind carries it, so
+/// `#[should_panic(expected = ...)]` can match it.
+fn fail(message: String) -> ! {
+    eprintln!("{message}");
+    resume_unwind(Box::new(message))
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .unwrap_or_else(|e| fail(format!("netns-test: cannot create a pipe: {e}")))
+}
+
+fn parent(name: &str) {
+    let exe = std::env::current_exe().unwrap_or_else(|e| {
+        fail(format!(
+            "netns-test: cannot find this test binary (/proc/self/exe) to start the \
+             test's isolated child: {e}"
+        ))
+    });
+    let (verdict_r, verdict_w) = pipe();
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let mut cmd = Command::new(&exe);
+    cmd.args([
+        name,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+        "-q",
+    ])
+    .env(CHILD_ENV, name)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    spawn::isolate(
+        &mut cmd,
+        spawn::ChildFds {
+            verdict: verdict_w.as_fd(),
+            stdout: out_w.as_fd(),
+            stderr: err_w.as_fd(),
+        },
+    );
+    let spawned = cmd.spawn();
+    drop((verdict_w, out_w, err_w));
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let mut stage = [0u8; 1];
+            let n = std::fs::File::from(verdict_r).read(&mut stage).unwrap_or(0);
+            let stage = (n == 1).then(|| spawn::Stage::from_byte(stage[0])).flatten();
+            let cause = userns::diagnose(&userns::ProcFacts::read(), stage, &e);
+            fail(Error::UserNamespaces { cause, source: e }.to_string())
+        }
+    };
+    let verdict = relay(verdict_r, out_r, err_r);
+    let status = child.wait();
+    let verdict = String::from_utf8_lossy(&verdict);
+    let (kind, rest) = verdict.split_once('\n').unwrap_or((&verdict, ""));
+    match kind {
+        PASS => {}
+        PANIC => resume_unwind(Box::new(rest.to_owned())),
+        FAIL => {
+            let mut lines = rest.split('\0');
+            let mut msg = format!("Error: {}", lines.next().unwrap_or_default());
+            let causes: Vec<&str> = lines.collect();
+            if !causes.is_empty() {
+                msg.push_str("\n\nCaused by:");
+                for (i, c) in causes.iter().enumerate() {
+                    msg.push_str(&format!("\n    {i}: {c}"));
+                }
+            }
+            fail(msg)
+        }
+        SETUP => fail(format!(
+            "netns-test: could not set up the test's network:\n{}",
+            rest.replace('\0', "\n  caused by: ")
+        )),
+        _ => {
+            let how = match status {
+                Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                    (_, Some(sig)) => format!("was killed by signal {sig}"),
+                    (Some(code), _) => format!("exited with status {code}"),
+                    _ => format!("ended ({s})"),
+                },
+                Err(e) => format!("could not be waited for ({e})"),
+            };
+            fail(format!(
+                "netns-test: the test's isolated child process {how} without reporting a \
+                 verdict. If it ran no test at all, the test name `{name}` was not found in \
+                 {} (a renamed or cfg'd-out test?)",
+                exe.display()
+            ))
+        }
+    }
+}
+
+/// Copies the child's stdout and stderr to ours, line by line through `print!` and
+/// `eprint!`, until all three pipes close; returns what came on the verdict pipe.
+fn relay(verdict: OwnedFd, out: OwnedFd, err: OwnedFd) -> Vec<u8> {
+    let mut files = [
+        Some(std::fs::File::from(verdict)),
+        Some(std::fs::File::from(out)),
+        Some(std::fs::File::from(err)),
+    ];
+    let mut bufs: [Vec<u8>; 3] = Default::default();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while files.iter().any(Option::is_some) {
+        let ready: Vec<usize> = {
+            let (idx, mut pfds): (Vec<usize>, Vec<PollFd<'_>>) = files
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| f.as_ref().map(|f| (i, PollFd::new(f.as_fd(), PollFlags::POLLIN))))
+                .unzip();
+            match poll(&mut pfds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+            idx.into_iter()
+                .zip(&pfds)
+                .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        for i in ready {
+            let Some(f) = files[i].as_mut() else { continue };
+            match f.read(&mut chunk) {
+                Ok(0) | Err(_) => files[i] = None,
+                Ok(n) => bufs[i].extend_from_slice(&chunk[..n]),
+            }
+            if i > 0 {
+                emit(i, &mut bufs[i], files[i].is_none());
+            }
+        }
+    }
+    std::mem::take(&mut bufs[0])
+}
+
+/// Prints the complete lines in `buf` (all of it at end of file) to stdout (`which` 1)
+/// or stderr (2).
+fn emit(which: usize, buf: &mut Vec<u8>, eof: bool) {
+    let cut = if eof {
+        buf.len()
+    } else {
+        match buf.iter().rposition(|b| *b == b'\n') {
+            Some(p) => p + 1,
+            None => return,
+        }
+    };
+    let text: Vec<u8> = buf.drain(..cut).collect();
+    let text = String::from_utf8_lossy(&text);
+    if which == 1 {
+        print!("{text}");
+    } else {
+        eprint!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_names_drop_the_crate() {
+        let spec = TestSpec {
+            module_path: "it::seeds::s1",
+            name: "pings",
+            topology: "",
+            origin: "",
+        };
+        assert_eq!(libtest_name(&spec), "seeds::s1::pings");
+        let top = TestSpec {
+            module_path: "s1",
+            ..spec
+        };
+        assert_eq!(libtest_name(&top), "pings");
+    }
+}

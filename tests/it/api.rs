@@ -1,0 +1,143 @@
+//! The test author's surface: bodies of every shape, code running in nodes through
+//! closures, futures and commands, and what a failing body reports.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use netns_test::{Net, netns_test};
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn run_returns_the_closures_value_and_sockets_keep_their_node(net: &Net) {
+    let listener = net
+        .node("ns2")
+        .run(|| TcpListener::bind("192.168.1.2:7000"))
+        .unwrap();
+    // Bound inside ns2, the listener keeps working on this thread (the host node).
+    let client = net.node("ns1").run(|| {
+        let mut s = TcpStream::connect("192.168.1.2:7000").unwrap();
+        s.write_all(b"hello").unwrap();
+        s
+    });
+    let (mut conn, peer) = listener.accept().unwrap();
+    assert_eq!(peer.ip().to_string(), "192.168.1.1");
+    let mut buf = [0u8; 5];
+    conn.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello");
+    drop(client);
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn the_host_node_cannot_reach_a_namespace_without_a_link(net: &Net) {
+    // In S1 the host has only lo: the test's root namespace is not the machine's.
+    let names: Vec<String> = net.host().interfaces().unwrap().into_iter().map(|i| i.name).collect();
+    assert_eq!(names, ["lo"]);
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+async fn async_bodies_spawn_futures_in_nodes(net: &Net) {
+    let server = net.node("ns2").spawn(async {
+        let l = tokio::net::TcpListener::bind("0.0.0.0:7001").await.unwrap();
+        let (mut s, peer) = l.accept().await.unwrap();
+        let mut buf = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut s, &mut buf).await.unwrap();
+        (peer.ip().to_string(), buf)
+    });
+    let client = net.node("ns1").spawn(async {
+        loop {
+            match tokio::net::TcpStream::connect("192.168.1.2:7001").await {
+                Ok(mut s) => {
+                    tokio::io::AsyncWriteExt::write_all(&mut s, b"over tokio").await.unwrap();
+                    break;
+                }
+                // The server task may not be listening yet.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+            }
+        }
+    });
+    client.await.unwrap();
+    let (peer, text) = server.await.unwrap();
+    assert_eq!(peer, "192.168.1.1");
+    assert_eq!(text, "over tokio");
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn commands_start_inside_the_node(net: &Net) {
+    let out = net
+        .node("ns1")
+        .command("cat")
+        .arg("/proc/net/dev")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("veth-ns1"), "{text}");
+    assert!(!text.contains("veth-ns2"), "{text}");
+    let out = net.node("ns2").command("ls").arg("/sys/class/net").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("veth-ns2") && !text.contains("veth-ns1"), "{text}");
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+async fn tokio_commands_start_inside_the_node(net: &Net) {
+    let out = net
+        .node("ns2")
+        .tokio_command("cat")
+        .arg("/proc/net/dev")
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("veth-ns2"));
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn result_bodies_pass_with_ok(net: &Net) -> Result<(), netns_test::Error> {
+    net.node("ns1").ping("192.168.1.2")?;
+    Ok(())
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+#[should_panic(expected = "Error: ns1 gave up")]
+fn result_bodies_fail_with_err(_net: &Net) -> Result<(), std::io::Error> {
+    Err(std::io::Error::other("ns1 gave up"))
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+#[should_panic(expected = "the body's own message")]
+fn should_panic_matches_the_bodys_panic(_net: &Net) {
+    panic!("the body's own message");
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+#[ignore = "proves #[ignore] is kept: this would fail if it ran"]
+fn ignored_tests_stay_ignored(_net: &Net) {
+    if std::env::var_os("NETNS_TEST_VICTIM_TOKEN").is_none() {
+        panic!("an #[ignore]d test ran");
+    }
+}
+
+#[netns_test(topology = r#"
+[nodes.a]
+[nodes.b]
+[[links]]
+endpoints = [
+  { iface = "a:eth0", addresses = ["10.0.0.1/24", "fd00::1/64"] },
+  { iface = "b:eth0", addresses = ["10.0.0.2/24", "fd00::2/64"] },
+]
+"#)]
+fn inline_topologies_and_ipv6(net: &Net) {
+    let reply = net.node("a").ping("fd00::2").unwrap();
+    assert_eq!(reply.ttl, 64);
+    assert_eq!(reply.from.to_string(), "fd00::2");
+    let eth0 = net.node("b").interface("eth0").unwrap();
+    assert!(eth0.up && eth0.lower_up);
+    let addrs = net.node("b").addresses().unwrap();
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn unknown_nodes_are_a_clear_error(net: &Net) {
+    let err = net.try_node("ns9").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no node named `ns9` in this topology (nodes: host, ns1, ns2)"
+    );
+}

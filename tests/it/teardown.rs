@@ -1,0 +1,211 @@
+//! Teardown is the kernel's: whatever way a test ends (pass, panic, `Err`, or its runner
+//! killed with SIGKILL), no process it started survives and nothing appears in the
+//! machine's own network namespace or under /run/netns.
+//!
+//! The victims below are ordinary `#[netns_test]`s, `#[ignore]`d so that a normal run
+//! skips them; the checks run this same test binary again, filtered to one victim, and
+//! look for survivors afterwards. Each victim starts `sleep` processes tagged with a
+//! unique token (`sleep 3600 0.TOKEN`), one of them daemonised so it is nobody's child.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod victims {
+    use netns_test::{Net, netns_test};
+
+    const TOKEN: &str = "NETNS_TEST_VICTIM_TOKEN";
+
+    /// Starts two tagged sleepers in ns1 (one daemonised) and one in the host node.
+    /// Returns false when not run by the checks below.
+    fn start_sleepers(net: &Net) -> bool {
+        let Ok(token) = std::env::var(TOKEN) else {
+            return false;
+        };
+        let tag = format!("0.{token}");
+        net.node("ns1").command("sleep").args(["3600", &tag]).spawn().unwrap();
+        net.host().command("sleep").args(["3600", &tag]).spawn().unwrap();
+        let status = net
+            .node("ns1")
+            .command("sh")
+            .args(["-c", &format!("sleep 3600 {tag} >/dev/null 2>&1 &")])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        println!("victim output: sleepers started");
+        true
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by teardown checks"]
+    fn passes(net: &Net) {
+        start_sleepers(net);
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by teardown checks"]
+    fn panics(net: &Net) {
+        if start_sleepers(net) {
+            panic!("victim panicked on purpose");
+        }
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by teardown checks"]
+    fn returns_err(net: &Net) -> Result<(), std::io::Error> {
+        if start_sleepers(net) {
+            return Err(std::io::Error::other("victim returned Err on purpose"));
+        }
+        Ok(())
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by teardown checks"]
+    fn hangs(net: &Net) {
+        if start_sleepers(net) {
+            println!("READY");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+fn token() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}{:09}", std::process::id(), t % 1_000_000_000)
+}
+
+fn victim(name: &str, token: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        &format!("teardown::victims::{name}"),
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("NETNS_TEST_VICTIM_TOKEN", token);
+    cmd
+}
+
+/// Processes whose command line carries the token.
+fn survivors(token: &str) -> Vec<String> {
+    let tag = format!("0.{token}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        // The victim runner itself carries the token only in its environment.
+        if args.iter().any(|a| *a == tag) {
+            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), args.join(" ")));
+        }
+    }
+    found
+}
+
+/// What the machine's own network namespace and /run/netns look like.
+fn machine_state() -> (Vec<String>, Vec<String>) {
+    let list = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    (list("/sys/class/net"), list("/run/netns"))
+}
+
+/// Waits (up to 10 s) for the kernel to finish killing what the test started.
+fn assert_nothing_survives(token: &str) {
+    let start = Instant::now();
+    loop {
+        let left = survivors(token);
+        if left.is_empty() {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            panic!("processes the test started survived it: {left:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run_to_end(name: &str) -> Output {
+    let token = token();
+    let before = machine_state();
+    let out = victim(name, &token).output().unwrap();
+    assert_nothing_survives(&token);
+    assert_eq!(machine_state(), before, "the machine's network namespace changed");
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn nothing_survives_a_passing_test() {
+    let out = run_to_end("passes");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("victim output: sleepers started"), "output is relayed: {t}");
+}
+
+#[test]
+fn nothing_survives_a_panicking_test() {
+    let out = run_to_end("panics");
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("victim panicked on purpose"), "{t}");
+}
+
+#[test]
+fn nothing_survives_a_test_returning_err() {
+    let out = run_to_end("returns_err");
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("Error: victim returned Err on purpose"), "{t}");
+}
+
+#[test]
+fn nothing_survives_a_runner_killed_with_sigkill() {
+    let token = token();
+    let before = machine_state();
+    let mut child = victim("hangs", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.any(|l| l.is_ok_and(|l| l.contains("READY")));
+    assert!(ready, "the victim never got going");
+    assert!(!survivors(&token).is_empty(), "the victim's sleepers should be running now");
+    child.kill().unwrap(); // SIGKILL: no destructor, no handler runs in the runner
+    child.wait().unwrap();
+    assert_nothing_survives(&token);
+    assert_eq!(machine_state(), before, "the machine's network namespace changed");
+}
+
+#[test]
+fn ignored_tests_are_listed_as_ignored() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "--ignored"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(t.contains("api::ignored_tests_stay_ignored: test"), "{t}");
+    assert!(t.contains("teardown::victims::hangs: test"), "{t}");
+}
