@@ -14,17 +14,27 @@
 //! 3. bridge ports enslaved, second veth ends brought up, addresses added;
 //! 4. routes.
 //!
-//! Interface indexes are chosen here (1 is `lo`; then 2, 3, ... per namespace in
-//! creation order) so that no phase has to look anything up.
+//! Interface indexes are chosen here (1 is `lo`; then 2, 3, ... in creation order,
+//! unique across all the test's namespaces) so that no phase has to look anything up.
+//! Unique matters: the kernel treats a veth whose index equals its peer's as a "stacked"
+//! device and delays its carrier event (linkwatch) by up to a second.
+//!
+//! Finally the build waits, on link notifications rather than by polling, until every
+//! veth end that should be up is operationally up: until the kernel's asynchronous
+//! linkwatch work has run, the device drops packets (no qdisc attached yet) and IPv6
+//! addresses stay tentative.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
-use netlink_packet_route::link::{BridgeStpState, InfoData, InfoKind, InfoVeth};
+use netlink_packet_route::link::{
+    BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage, State,
+};
 use netlink_packet_route::route::{RouteScope, RouteType};
 use netns_test_topology::{
     Bridge, Device, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec, Route,
@@ -197,14 +207,14 @@ pub(crate) fn config_option(kind: &str) -> String {
 
 /// Interface indexes, chosen per namespace.
 struct Indexes {
-    next: Vec<u32>,
+    next: u32,
     map: HashMap<(usize, String), u32>,
 }
 
 impl Indexes {
     fn assign(&mut self, node: usize, name: &str) -> u32 {
-        let idx = self.next[node];
-        self.next[node] += 1;
+        let idx = self.next;
+        self.next += 1;
         self.map.insert((node, name.to_owned()), idx);
         idx
     }
@@ -367,7 +377,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         .collect();
     let at = |name: &str| pos.get(name).copied().unwrap_or(0);
     let mut idx = Indexes {
-        next: vec![2; nodes.len()],
+        next: 2,
         map: HashMap::new(),
     };
 
@@ -492,7 +502,80 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     let refused = phase.run(&mut nodes)?;
     first_error(&nodes, refused)?;
+
+    let mut pending: Vec<Vec<(u32, &str)>> = vec![Vec::new(); nodes.len()];
+    for link in &topo.links {
+        if link.ends.iter().all(|e| e.config.up) {
+            for e in &link.ends {
+                let n = at(&e.node);
+                pending[n].push((idx.get(n, &e.iface), e.iface.as_str()));
+            }
+        }
+    }
+    wait_until_up(&mut nodes, pending)?;
     Ok(nodes)
+}
+
+/// How long the kernel gets to report links up before the build gives up.
+const LINK_UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn is_up(l: &LinkMessage) -> bool {
+    l.attributes
+        .iter()
+        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+}
+
+/// Waits until every `(index, name)` in `pending[node]` is operationally up, reading
+/// link notifications; a dump now and then covers notifications the kernel dropped.
+fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) -> Result<()> {
+    let deadline = Instant::now() + LINK_UP_TIMEOUT;
+    let mut dumped = false;
+    for (n, node) in nodes.iter_mut().enumerate() {
+        let want = &mut pending[n];
+        let mut last_dump = Instant::now();
+        while !want.is_empty() {
+            for l in node.nl.take_link_events() {
+                if is_up(&l) {
+                    want.retain(|(i, _)| *i != l.header.index);
+                }
+            }
+            if want.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let names: Vec<&str> = want.iter().map(|(_, n)| *n).collect();
+                return Err(Error::io(
+                    Some(&node.name),
+                    format!(
+                        "waiting for {} to come up (operstate UP)",
+                        names.join(", ")
+                    ),
+                    std::io::Error::from(std::io::ErrorKind::TimedOut),
+                ));
+            }
+            if !dumped || now - last_dump > Duration::from_millis(200) {
+                dumped = true;
+                last_dump = now;
+                let links = node
+                    .nl
+                    .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))
+                    .map_err(|e| Error::io(Some(&node.name), "`ip link show`", e))?;
+                for m in links {
+                    if let RouteNetlinkMessage::NewLink(l) = m
+                        && is_up(&l)
+                    {
+                        want.retain(|(i, _)| *i != l.header.index);
+                    }
+                }
+                continue;
+            }
+            node.nl
+                .wait_link_events(Duration::from_millis(50))
+                .map_err(|e| Error::io(Some(&node.name), "reading link notifications", e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The route as `ip route` would print it, for messages.

@@ -12,6 +12,7 @@ use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::LinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 /// One request and what it stands for, in `ip` terms, for error messages.
@@ -49,7 +50,12 @@ pub(crate) struct Netlink {
     sock: Socket,
     seq: u32,
     buf: Vec<u8>,
+    /// Link notifications (`RTNLGRP_LINK`) that arrived while waiting for answers.
+    link_events: Vec<LinkMessage>,
 }
+
+/// The rtnetlink multicast group of link changes.
+const RTNLGRP_LINK: u32 = 1;
 
 const SEND_CHUNK: usize = 128 * 1024;
 
@@ -63,10 +69,16 @@ impl Netlink {
         sock.set_cap_ack(true)?;
         // Acks for a large batch must fit: ask for a generous receive buffer.
         let _ = sock.set_rx_buf_sz(4 * 1024 * 1024);
+        // Link state changes (carrier, operstate) are told, not polled for.
+        sock.add_membership(RTNLGRP_LINK)?;
+        // A burst of notifications must not turn into an error on a request's answer;
+        // whoever waits for link state re-reads it with a dump if events were lost.
+        sock.set_no_enobufs(true)?;
         Ok(Netlink {
             sock,
             seq: 0,
             buf: Vec::new(),
+            link_events: Vec::new(),
         })
     }
 
@@ -145,12 +157,39 @@ impl Netlink {
                 break;
             };
             off += (len + 3) & !3;
-            out.push(
-                NetlinkMessage::deserialize(frame)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
-            );
+            let msg: NetlinkMessage<RouteNetlinkMessage> = NetlinkMessage::deserialize(frame)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            if msg.header.sequence_number == 0 {
+                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = msg.payload
+                {
+                    self.link_events.push(l);
+                }
+                continue;
+            }
+            out.push(msg);
         }
         Ok(out)
+    }
+
+    /// Takes the link notifications received so far.
+    pub(crate) fn take_link_events(&mut self) -> Vec<LinkMessage> {
+        std::mem::take(&mut self.link_events)
+    }
+
+    /// Waits up to `timeout` for more link notifications.
+    pub(crate) fn wait_link_events(&mut self, timeout: std::time::Duration) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            self.sock.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) => Ok(()),
+            Ok(_) => self.recv().map(drop),
+            Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends `reqs` and waits for all their acknowledgements.
