@@ -90,9 +90,12 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
         syn::ReturnType::Default => name.span(),
         syn::ReturnType::Type(_, ty) => ty.span(),
     };
-    let outcome = quote_spanned! {Span::call_site().located_at(ret_span)=>
-        ::netns_test::__private::IntoOutcome::into_outcome(#value)
-    };
+    let ret_span = Span::call_site().located_at(ret_span);
+    let returned = quote_spanned!(ret_span=> __netns_test_returned);
+    let outcome = quote! {{
+        let __netns_test_returned = #value;
+        ::netns_test::__private::IntoOutcome::into_outcome(#returned)
+    }};
 
     let (topology, origin) = match topology {
         Some((lit, loaded)) => {
@@ -114,8 +117,6 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
         #vis fn #name() {
             #body_sig #body
 
-            // `clippy::unit_arg`: a body returning `()` is passed to `into_outcome`.
-            #[allow(clippy::unit_arg)]
             ::netns_test::__private::run_test(
                 &::netns_test::__private::TestSpec {
                     module_path: ::core::module_path!(),
@@ -126,5 +127,109 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
                 |__netns_test_net: &::netns_test::Net| #outcome,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expansion as text, whitespace-normalized for `contains` checks.
+    fn run(args: TokenStream, item: TokenStream) -> String {
+        netns_test(args, item).to_string()
+    }
+
+    const INLINE: &str = "[nodes.a]\n";
+
+    #[test]
+    fn sync_with_net() {
+        let out = run(
+            quote!(topology = #INLINE),
+            quote!(
+                #[ignore]
+                fn t(net: &Net) {
+                    let _ = net;
+                }
+            ),
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.starts_with("# [ignore] # [:: core :: prelude :: v1 :: test] fn t ()"),
+            "{out}"
+        );
+        assert!(
+            out.contains("fn __netns_test_body (net : & Net) { let _ = net ; }"),
+            "{out}"
+        );
+        assert!(out.contains("name : \"t\""), "{out}");
+        assert!(out.contains("origin : \"<inline>\""), "{out}");
+        assert!(
+            out.contains("__netns_test_body (__netns_test_net)"),
+            "{out}"
+        );
+        assert!(!out.contains("block_on"), "{out}");
+    }
+
+    #[test]
+    fn async_without_net_and_raw_name() {
+        let out = run(
+            quote!(topology = #INLINE),
+            quote!(
+                async fn r#match() {}
+            ),
+        );
+        assert!(out.contains("async fn __netns_test_body ()"), "{out}");
+        assert!(out.contains("block_on (__netns_test_body ())"), "{out}");
+        assert!(out.contains("name : \"match\""), "{out}");
+        assert!(out.contains("fn r#match ()"), "{out}");
+    }
+
+    #[test]
+    fn bad_arguments_still_expand_the_test() {
+        let out = run(
+            quote!(topolgy = "x"),
+            quote!(
+                fn t(net: &Net) {}
+            ),
+        );
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains(":: core :: prelude :: v1 :: test"), "{out}");
+        assert!(out.contains("topology : \"\""), "{out}");
+    }
+
+    #[test]
+    fn bad_function_is_emitted_as_written() {
+        let out = run(
+            quote!(topology = #INLINE),
+            quote!(
+                #[test]
+                fn t<T>(net: &Net) {}
+            ),
+        );
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(
+            out.contains("# [allow (dead_code)] fn t < T > (net : & Net) { }"),
+            "{out}"
+        );
+        assert!(!out.contains("prelude"), "{out}");
+        let out = run(
+            quote!(topology = #INLINE),
+            quote!(
+                fn t(&self) {}
+            ),
+        );
+        assert!(!out.contains("fn t"), "{out}");
+    }
+
+    #[test]
+    fn not_a_function_is_emitted_unchanged() {
+        let out = run(
+            quote!(topology = #INLINE),
+            quote!(
+                struct S;
+            ),
+        );
+        assert!(out.starts_with("struct S ;"), "{out}");
+        assert!(out.contains("compile_error"), "{out}");
     }
 }

@@ -39,15 +39,21 @@ use proc_macro::TokenStream;
 /// - **the topology text itself**, usually a raw string. A string that contains a
 ///   newline, `[` or `=` is taken as text; anything else is a path.
 ///
+/// The format (TOML: `[nodes.NAME]`, `[[links]]`, `[[bridges]]`, routes, ...) is
+/// described in [`netns_test_topology`].
+///
 /// ```ignore
 /// use netns_test::{netns_test, Net};
 ///
 /// #[netns_test(topology = r#"
 ///     [nodes.ns1]
 ///     [nodes.ns2]
+///
 ///     [[links]]
-///     endpoints = ["ns1:veth-ns1", "ns2:veth-ns2"]
-///     addresses = ["192.168.1.1/24", "192.168.1.2/24"]
+///     endpoints = [
+///         { iface = "ns1:veth-ns1", addresses = ["192.168.1.1/24"] },
+///         { iface = "ns2:veth-ns2", addresses = ["192.168.1.2/24"] },
+///     ]
 /// "#)]
 /// fn inline_pair(net: &Net) {
 ///     net.node("ns2").ping("192.168.1.1").unwrap();
@@ -59,17 +65,20 @@ use proc_macro::TokenStream;
 /// error, ...) is a compile error at the string that says what is wrong and where:
 ///
 /// ```text
-/// error: unknown node `ns3` in link endpoint `ns3:veth0`
-///         --> fixtures/pair.toml:7:26
+/// error: unknown node `ns3` in link endpoint `ns3:veth-ns3`
+///         --> fixtures/pair.toml:7:5
 ///          |
-///        7 | endpoints = ["ns1:veth-ns1", "ns3:veth0"]
-///          |                              ^^^^^^^^^^^
-///          = help: declare it with `[nodes.ns3]`, or use one of: host, ns1, ns2
+///        7 |     { iface = "ns3:veth-ns3", addresses = ["192.168.1.2/24"] },
+///          |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+///          = help: declare it with `[nodes.ns3]`, or use one of the nodes: host, ns1, ns2
 ///  --> tests/it/pair.rs:4:25
 ///   |
 /// 4 | #[netns_test(topology = "fixtures/pair.toml")]
 ///   |                         ^^^^^^^^^^^^^^^^^^^^
 /// ```
+///
+/// In inline text, lines are counted from the start of the string (`r#"` followed
+/// by a line break makes line 1 empty) and shown as `<inline>:LINE:COLUMN`.
 ///
 /// # The function
 ///

@@ -98,10 +98,11 @@ fn read_error(written: &str, resolved: &Path, e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => {
             "the file must be readable by the user running the compiler"
         }
-        _ => {
+        _ if Path::new(written).is_relative() => {
             "a relative path is resolved against the directory of this crate's Cargo.toml; \
              a string containing a newline, `[` or `=` is read as the topology text itself"
         }
+        _ => "a string containing a newline, `[` or `=` is read as the topology text itself",
     };
     message.push_str("\n= help: ");
     message.push_str(help);
@@ -117,13 +118,21 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parses and validates topology text; `Err` is the message to show at the string.
+/// Parses and validates topology text; `Err` is the message to show at the string:
+/// the parser's whole report (every problem, each with origin, line, column, the
+/// source line with carets, and help), minus the leading `error: ` that rustc adds
+/// itself.
 ///
 /// The one place that knows `netns_test_topology`'s API.
 fn check(text: &str, origin: &str) -> Result<(), String> {
     match netns_test_topology::parse(text, origin) {
         Ok(_) => Ok(()),
-        Err(errors) => Err(errors.join("\n")),
+        Err(e) => {
+            let report = e.to_string();
+            Err(report
+                .strip_prefix("error: ")
+                .map_or_else(|| report.clone(), str::to_owned))
+        }
     }
 }
 
