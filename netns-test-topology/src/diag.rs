@@ -178,3 +178,56 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(src: &str, span: Range<usize>) -> String {
+        Diagnostic::new(src, "t.toml", span, "m", None).to_string()
+    }
+
+    #[test]
+    fn tabs_are_kept_so_carets_line_up() {
+        assert_eq!(
+            render("a\n\tx = 1\n", 3..4),
+            "error: m\n --> t.toml:2:2\n  |\n2 | \tx = 1\n  | \t^"
+        );
+    }
+
+    #[test]
+    fn end_of_input_and_out_of_range_spans() {
+        let d = Diagnostic::new("x = ", "t", 4..4, "m", None);
+        assert_eq!((d.line, d.column), (1, 5));
+        assert!(d.to_string().ends_with("1 | x = \n  |     ^"));
+        let d = Diagnostic::new("ab", "t", 10..20, "m", None);
+        assert_eq!((d.line, d.column, d.span.clone()), (1, 3, 2..2));
+        let d = Diagnostic::new("a\n", "t", 2..2, "m", None);
+        assert_eq!((d.line, d.column, d.source_line.as_str()), (2, 1, ""));
+    }
+
+    #[test]
+    fn multi_line_spans_underline_the_first_line() {
+        assert!(render("ab = [\n 1]\n", 5..11).ends_with("1 | ab = [\n  |      ^"));
+    }
+
+    #[test]
+    fn crlf_and_mid_character_spans() {
+        let d = Diagnostic::new("é = 1\r\nx", "t", 1..2, "m", None);
+        assert_eq!((d.line, d.column, d.source_line.as_str()), (1, 1, "é = 1"));
+        assert_eq!(d.span, 0..2);
+    }
+
+    #[test]
+    fn error_lists_all_with_blank_lines() {
+        let a = Diagnostic::new("x", "t", 0..1, "first", Some("h".into()));
+        let b = Diagnostic::new("x", "t", 0..1, "second", None);
+        let e = Error::new(vec![a, b]);
+        assert_eq!(
+            e.to_string(),
+            "error: first\n --> t:1:1\n  |\n1 | x\n  | ^\n  = help: h\n\n\
+             error: second\n --> t:1:1\n  |\n1 | x\n  | ^"
+        );
+        assert_eq!(e.diagnostics().len(), 2);
+    }
+}

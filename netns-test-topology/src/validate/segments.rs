@@ -1,7 +1,7 @@
 //! Layer 2 segments: the two ends of a veth pair are one segment, and so are a bridge
 //! and its ports. One IP address may appear only once per segment.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::{Registry, Role};
@@ -45,20 +45,26 @@ pub(super) fn check(ctx: &mut Ctx<'_>, doc: &Doc, reg: &Registry<'_>) {
             }
         }
     }
+    // A port's address is already reported as misplaced: do not report it again.
+    let mut ports = HashSet::new();
     for b in &doc.bridges {
         let Some(bi) = index(&b.iface.node, &b.iface.name) else {
             continue;
         };
         for p in &b.ports {
             if let Some((pi, _, role)) = reg.get(&b.iface.node, &p.name) {
-                if role != Role::Bridge {
+                if role != Role::Bridge && pi != bi {
                     sets.union(bi, pi);
+                    ports.insert(pi);
                 }
             }
         }
     }
     let mut seen: HashMap<(usize, IpAddr), usize> = HashMap::new();
     for (i, (decl, _)) in reg.list.iter().enumerate() {
+        if ports.contains(&i) {
+            continue;
+        }
         let root = sets.find(i);
         for a in &decl.addresses {
             let ip = a.net.addr();

@@ -106,6 +106,13 @@ fn port_must_not_carry_an_address() {
 }
 
 #[test]
+fn port_address_equal_to_the_bridge_address_is_reported_once() {
+    let src = "[nodes.ns1]\n[[links]]\nendpoints = [\"ns1:eth0\", { iface = \"host:p1\", addresses = \"192.168.1.1/24\" }]\n[[bridges]]\nname = \"host:br0\"\nports = [\"p1\"]\naddresses = \"192.168.1.1/24\"\n";
+    let d = one(src);
+    assert!(d.message.ends_with("but is a port of bridge `br0`"), "{d}");
+}
+
+#[test]
 fn forward_delay_limits() {
     let d = one(&with(
         "[[bridges]]\nname = \"host:br0\"\nstp = true\nforward_delay = 31\n",

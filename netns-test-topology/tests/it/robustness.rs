@@ -98,3 +98,91 @@ fn many_errors_are_capped() {
     assert!(e.diagnostics().len() <= 100);
     assert!(e.to_string().ends_with("error: 400 more errors not shown"));
 }
+
+/// A small deterministic generator (xorshift64), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Nearest char boundary at or before `i`.
+fn boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[test]
+fn random_splices() {
+    const TOKENS: &[&str] = &[
+        "\"",
+        "'",
+        "[",
+        "]]",
+        "{",
+        "}",
+        "=",
+        ",",
+        "\n",
+        ":",
+        "/",
+        ".",
+        "#",
+        "\"\"\"",
+        "\\",
+        "\\u",
+        "-1",
+        "99999999999999999999",
+        "true",
+        "1e5",
+        "é",
+        "\t",
+        "host",
+        "via",
+        "dev",
+        "onlink",
+        "default",
+        "blackhole",
+        "fe80::1",
+        "::",
+        "0.0.0.0/0",
+        "lo",
+        "metric",
+        "[[links]]\n",
+        "[nodes.x]\n",
+        "[[bridges]]\nname = \"host:br0\"\nports = [\"p\"]\n",
+        "[[devices]]\nkind = \"dummy\"\n",
+        "addresses = \"10.0.0.1/8\"",
+        "mtu = 70",
+        "routes = [\"default via 10.0.0.1\"]",
+        "stp = true",
+        "up = false",
+    ];
+    let fixtures = all_fixtures();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..4000 {
+        let (_, text) = &fixtures[rng.below(fixtures.len())];
+        let mut s = text.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = boundary(&s, rng.below(s.len() + 1));
+            if rng.below(3) == 0 {
+                let end = boundary(&s, (at + rng.below(40)).min(s.len()));
+                s.replace_range(at..end, "");
+            } else {
+                s.insert_str(at, TOKENS[rng.below(TOKENS.len())]);
+            }
+        }
+        survive(&s);
+    }
+}
