@@ -17,7 +17,6 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::LitStr;
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::args;
@@ -71,7 +70,9 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
         body,
     } = f;
     let name = &sig.ident;
-    let name_text = name.unraw().to_string();
+    // As libtest names the test (the runtime finds it by that name): `r#loop` keeps
+    // its `r#`.
+    let name_text = name.to_string();
 
     let mut body_sig = sig.clone();
     body_sig.ident = syn::Ident::new("__netns_test_body", Span::call_site());
@@ -180,7 +181,7 @@ mod tests {
         );
         assert!(out.contains("async fn __netns_test_body ()"), "{out}");
         assert!(out.contains("block_on (__netns_test_body ())"), "{out}");
-        assert!(out.contains("name : \"match\""), "{out}");
+        assert!(out.contains("name : \"r#match\""), "{out}");
         assert!(out.contains("fn r#match ()"), "{out}");
     }
 

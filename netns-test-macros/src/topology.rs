@@ -45,7 +45,7 @@ fn load_in(lit: &LitStr, manifest_dir: Option<&Path>) -> syn::Result<Loaded> {
         ));
     }
     if is_inline(&value) {
-        check(&value, INLINE_ORIGIN).map_err(error)?;
+        check(&value, INLINE_ORIGIN).map_err(|m| errors_at(lit, m))?;
         return Ok(Loaded {
             source: Source::Inline,
             origin: INLINE_ORIGIN.into(),
@@ -71,7 +71,7 @@ fn load_in(lit: &LitStr, manifest_dir: Option<&Path>) -> syn::Result<Loaded> {
             resolved.display()
         )));
     };
-    check(&text, &value).map_err(error)?;
+    check(&text, &value).map_err(|m| errors_at(lit, m))?;
     Ok(Loaded {
         source: Source::File(abs.to_owned()),
         origin: value,
@@ -118,22 +118,49 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parses and validates topology text; `Err` is the message to show at the string:
-/// the parser's whole report (every problem, each with origin, line, column, the
-/// source line with carets, and help), minus the leading `error: ` that rustc adds
-/// itself.
+/// Parses and validates topology text; `Err` holds one message per problem, each
+/// the parser's rustc-style report (origin, line, column, the source line with
+/// carets, help) minus the leading `error: ` that rustc adds itself. One compile
+/// error per problem reads like rustc's own output and counts right.
 ///
 /// The one place that knows `netns_test_topology`'s API.
-fn check(text: &str, origin: &str) -> Result<(), String> {
-    match netns_test_topology::parse(text, origin) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let report = e.to_string();
-            Err(report
-                .strip_prefix("error: ")
-                .map_or_else(|| report.clone(), str::to_owned))
-        }
+fn check(text: &str, origin: &str) -> Result<(), Vec<String>> {
+    let e = match netns_test_topology::parse(text, origin) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let mut messages: Vec<String> = e
+        .diagnostics()
+        .iter()
+        .map(|d| {
+            let report = d.to_string();
+            match report.strip_prefix("error: ") {
+                Some(rest) => rest.to_owned(),
+                None => report,
+            }
+        })
+        .collect();
+    if e.omitted() > 0 {
+        messages.push(format!(
+            "{} more problems in this topology not shown",
+            e.omitted()
+        ));
     }
+    if messages.is_empty() {
+        // An error without diagnostics should not exist; never hide that it failed.
+        messages.push(format!("invalid topology: {e}"));
+    }
+    Err(messages)
+}
+
+/// One [`syn::Error`] at `lit` for every message.
+fn errors_at(lit: &LitStr, messages: Vec<String>) -> syn::Error {
+    let mut errors = messages.into_iter().map(|m| syn::Error::new(lit.span(), m));
+    let mut all = errors
+        .next()
+        .unwrap_or_else(|| syn::Error::new(lit.span(), "invalid topology"));
+    all.extend(errors);
+    all
 }
 
 #[cfg(test)]
@@ -185,5 +212,34 @@ mod tests {
             panic!("expected an error")
         };
         assert!(e.to_string().starts_with("`topology` is empty"));
+    }
+
+    #[test]
+    fn one_error_per_problem() {
+        let text = "[nodes.a]\nroutes = [\"10.0.0.0/8 via 192.168.9.1\"]\n[[links]]\nendpoints = [\"a:x\", \"b:y\"]\n";
+        let Err(e) = load_in(&lit(text), None) else {
+            panic!("expected an error")
+        };
+        let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        for m in &messages {
+            assert!(!m.starts_with("error: "), "{m}");
+            assert!(m.contains("--> <inline>:"), "{m}");
+        }
+    }
+
+    #[test]
+    fn file_source() {
+        let dir = std::env::temp_dir().join(format!("netns-test-macros-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+        std::fs::write(dir.join("fixtures/a.toml"), "[nodes.a]\n").unwrap();
+        let loaded = load_in(&lit("fixtures/a.toml"), Some(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let loaded = loaded.unwrap();
+        assert_eq!(loaded.origin, "fixtures/a.toml");
+        let Source::File(abs) = loaded.source else {
+            panic!("expected a file")
+        };
+        assert_eq!(Path::new(&abs), dir.join("fixtures/a.toml"));
     }
 }
