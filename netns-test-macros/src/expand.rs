@@ -34,6 +34,10 @@ use crate::topology::{self, Loaded, Source};
 /// - if the function's shape is wrong, the function as written (see
 ///   [`TestFn::as_written`]), which compiles as long as the function does;
 /// - if the item is not a function at all, the item unchanged.
+///
+/// None of these adds a compiler error of its own (emitting nothing at all would
+/// instead turn every use of the function into a second error): the UI tests'
+/// `.stderr` files show only the macro's messages.
 pub(crate) fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
     let f = match func::parse(item.clone()) {
         Ok(f) => f,
