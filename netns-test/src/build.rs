@@ -37,8 +37,8 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::route::{RouteScope, RouteType};
 use netns_test_topology::{
-    Bridge, Device, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec, Route,
-    RouteDest, RouteKind, Topology,
+    Bridge, Device, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec, Route, RouteDest,
+    RouteKind, Topology,
 };
 use rtnetlink::{
     AddressMessageBuilder, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder,
@@ -82,7 +82,11 @@ fn write_sysctls(spec: &NodeSpec) -> Result<()> {
         all.push(("/proc/sys/net/ipv4/ip_forward".into(), "1".into()));
         all.push(("/proc/sys/net/ipv6/conf/all/forwarding".into(), "1".into()));
     }
-    all.extend(spec.sysctls.iter().map(|s| (s.proc_path(), s.value.clone())));
+    all.extend(
+        spec.sysctls
+            .iter()
+            .map(|s| (s.proc_path(), s.value.clone())),
+    );
     for (path, value) in all {
         std::fs::write(&path, &value).map_err(|e| {
             Error::io(
@@ -98,9 +102,8 @@ fn write_sysctls(spec: &NodeSpec) -> Result<()> {
 /// Creates every node's namespace. The calling thread must stand in the test's root
 /// namespace, which becomes `host`; it stands there again afterwards.
 fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
-    let host_fd = ns::current_netns().map_err(|e| {
-        Error::io(Some(HOST), "opening /proc/thread-self/ns/net", e)
-    })?;
+    let host_fd = ns::current_netns()
+        .map_err(|e| Error::io(Some(HOST), "opening /proc/thread-self/ns/net", e))?;
     let _home = BackHome(&host_fd);
     let mut out = Vec::with_capacity(topo.nodes.len());
     for spec in &topo.nodes {
@@ -111,9 +114,8 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
                 .try_clone()
                 .map_err(|e| Error::io(Some(HOST), "duplicating a namespace handle", e))?
         } else {
-            ns::new_netns_here().map_err(|e| {
-                Error::io(Some(&spec.name), "creating a network namespace", e)
-            })?
+            ns::new_netns_here()
+                .map_err(|e| Error::io(Some(&spec.name), "creating a network namespace", e))?
         };
         write_sysctls(spec)?;
         let nl = Netlink::open()
@@ -149,15 +151,19 @@ impl Phase {
 
     /// Sends every node's batch, then reads every node's acknowledgements. Returns the
     /// refusals with the node index and the request.
-    fn run(self, nodes: &mut [BuiltNode]) -> Result<Vec<(usize, Request, crate::netlink::Refusal)>> {
+    fn run(
+        self,
+        nodes: &mut [BuiltNode],
+    ) -> Result<Vec<(usize, Request, crate::netlink::Refusal)>> {
         let mut firsts = Vec::with_capacity(nodes.len());
         for (i, reqs) in self.per_node.iter().enumerate() {
             let first = if reqs.is_empty() {
                 0
             } else {
-                nodes[i].nl.send(reqs).map_err(|e| {
-                    Error::io(Some(&nodes[i].name), "sending netlink requests", e)
-                })?
+                nodes[i]
+                    .nl
+                    .send(reqs)
+                    .map_err(|e| Error::io(Some(&nodes[i].name), "sending netlink requests", e))?
             };
             firsts.push(first);
         }
@@ -268,11 +274,7 @@ fn create_device(dev: &Device, index: u32) -> Request {
     )
 }
 
-fn create_veth(
-    link: &Link,
-    index: [u32; 2],
-    peer_ns: Option<&OwnedFd>,
-) -> Request {
+fn create_veth(link: &Link, index: [u32; 2], peer_ns: Option<&OwnedFd>) -> Request {
     let [a, b]: &[Endpoint; 2] = &link.ends;
     let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
         .name(b.iface.clone())
@@ -346,7 +348,9 @@ fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
         .unwrap_or_else(|_| RouteMessageBuilder::<IpAddr>::new())
         .kind(kind);
     if let Some(gw) = via {
-        b = b.gateway(gw).unwrap_or_else(|_| RouteMessageBuilder::<IpAddr>::new());
+        b = b
+            .gateway(gw)
+            .unwrap_or_else(|_| RouteMessageBuilder::<IpAddr>::new());
     } else if kind == RouteType::Unicast {
         b = b.scope(RouteScope::Link);
     }
@@ -467,7 +471,9 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         let b = &link.ends[1];
         if b.config.up {
             let n = at(&b.node);
-            let msg = LinkUnspec::new_with_index(idx.get(n, &b.iface)).up().build();
+            let msg = LinkUnspec::new_with_index(idx.get(n, &b.iface))
+                .up()
+                .build();
             phase.push(
                 n,
                 Request::new(
@@ -547,10 +553,7 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) ->
                 let names: Vec<&str> = want.iter().map(|(_, n)| *n).collect();
                 return Err(Error::io(
                     Some(&node.name),
-                    format!(
-                        "waiting for {} to come up (operstate UP)",
-                        names.join(", ")
-                    ),
+                    format!("waiting for {} to come up (operstate UP)", names.join(", ")),
                     std::io::Error::from(std::io::ErrorKind::TimedOut),
                 ));
             }

@@ -22,7 +22,9 @@ pub enum Error {
         /// The system call's error.
         source: io::Error,
     },
-    /// The running kernel lacks device kinds the topology needs. Nothing was built.
+    /// The running kernel lacks device kinds the topology needs. Found by creating the
+    /// first device of every kind before anything else; the test's network is then
+    /// discarded, never handed to the body half-built.
     MissingKernelFeatures(Vec<MissingFeature>),
     /// A netlink request failed.
     Netlink {
@@ -60,6 +62,10 @@ pub enum Error {
         /// The interfaces the node has now.
         known: Vec<String>,
     },
+    /// [`Net::build`](crate::Net::build) was called in a process that has not been
+    /// isolated with [`isolate`](crate::isolate): it would have built in the machine's
+    /// own network namespace.
+    NotIsolated,
     /// A string was not an IP address.
     InvalidAddress {
         /// The text.
@@ -132,7 +138,8 @@ impl fmt::Display for Error {
             Error::MissingKernelFeatures(missing) => {
                 write!(
                     f,
-                    "the running kernel lacks what this topology needs (nothing was built):"
+                    "the running kernel lacks what this topology needs, so its network was not \
+                     built:"
                 )?;
                 for m in missing {
                     write!(f, "\n  - {} ({})", m.what, m.config)?;
@@ -166,6 +173,12 @@ impl fmt::Display for Error {
                 "node `{node}` has no interface `{name}` (it has: {})",
                 known.join(", ")
             ),
+            Error::NotIsolated => write!(
+                f,
+                "refusing to build a topology in a process that is not isolated: call \
+                 netns_test::isolate() first (nothing may be created in the machine's own \
+                 network namespace)"
+            ),
             Error::InvalidAddress { text } => write!(
                 f,
                 "`{text}` is not an IP address (write e.g. `192.168.1.2` or `fd00::2`)"
@@ -178,7 +191,10 @@ impl fmt::Display for Error {
                 dest,
                 from,
                 reason,
-            } => write!(f, "in node `{node}`: {dest} is unreachable: {from} says {reason}"),
+            } => write!(
+                f,
+                "in node `{node}`: {dest} is unreachable: {from} says {reason}"
+            ),
         }
     }
 }

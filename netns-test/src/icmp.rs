@@ -151,9 +151,8 @@ impl<'a> Prober<'a> {
             IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
             IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
         };
-        let sock = Socket::new(domain, Type::RAW, Some(proto)).map_err(|e| {
-            Error::io(Some(node.name()), "opening a raw ICMP socket", e)
-        })?;
+        let sock = Socket::new(domain, Type::RAW, Some(proto))
+            .map_err(|e| Error::io(Some(node.name()), "opening a raw ICMP socket", e))?;
         if dest.is_ipv6() {
             nix::sys::socket::setsockopt(
                 &sock.as_fd(),
@@ -171,7 +170,11 @@ impl<'a> Prober<'a> {
     }
 
     fn err(&self, what: &str, e: io::Error) -> Error {
-        Error::io(Some(self.node.name()), format!("ping {}: {what}", self.dest), e)
+        Error::io(
+            Some(self.node.name()),
+            format!("ping {}: {what}", self.dest),
+            e,
+        )
     }
 
     fn send(&self, seq: u16, ttl: Option<u8>, payload: usize) -> Result<()> {
@@ -243,7 +246,10 @@ impl<'a> Prober<'a> {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn recv_v6(sock: &Socket, buf: &mut [u8]) -> io::Result<(usize, IpAddr, Option<u8>)> {
@@ -286,7 +292,10 @@ fn parse_v4(pkt: &[u8], id: u16, seq: u16) -> Option<Answer> {
     let kind = *icmp.first()?;
     let code = *icmp.get(1)?;
     match kind {
-        0 if id_seq(icmp)? == (id, seq) => Some(Answer::Echo { from, ttl: ip.ttl() }),
+        0 if id_seq(icmp)? == (id, seq) => Some(Answer::Echo {
+            from,
+            ttl: ip.ttl(),
+        }),
         3 | 11 => {
             // The error quotes our request: its IP header, then our ICMP header.
             let inner = icmp.get(8..)?;
@@ -425,12 +434,18 @@ impl Node {
                 let rtt = Some(start.elapsed());
                 match answer {
                     Some(Answer::Echo { from, .. }) => {
-                        hops.push(Hop { ttl, addr: Some(from), rtt });
+                        hops.push(Hop {
+                            ttl,
+                            addr: Some(from),
+                            rtt,
+                        });
                         return Ok(hops);
                     }
-                    Some(Answer::TimeExceeded { from }) => {
-                        hops.push(Hop { ttl, addr: Some(from), rtt })
-                    }
+                    Some(Answer::TimeExceeded { from }) => hops.push(Hop {
+                        ttl,
+                        addr: Some(from),
+                        rtt,
+                    }),
                     Some(Answer::Unreachable { from, reason }) => {
                         return Err(Error::Unreachable {
                             node: self.name().to_owned(),

@@ -1,6 +1,20 @@
-//! netns-test gives every integration test its own throwaway network.
+#![doc = include_str!("../../README.md")]
 //!
-//! (Crate documentation: see the README; expanded below once the API settles.)
+//! # Crate layout
+//! - [`netns_test`] — the attribute.
+//! - [`Net`], [`Node`], [`Interface`] — the running topology.
+//! - [`Node::ping`], [`Node::trace`], [`PingReply`], [`Hop`] — reachability in Rust.
+//! - [`isolate`], [`load`], [`Net::build`] — the same outside tests.
+//! - [`Error`], [`Result`] — one error type with context.
+//! - [`topology`] — the topology model (`netns-test-topology`).
+//!
+//! # Resource leaking
+//! None by construction: every interface, route, namespace and process of a test lives
+//! in namespaces owned by the test's child process, and the kernel destroys them when
+//! that process ends, whether the test passed, panicked, returned `Err`, or its runner
+//! was killed with SIGKILL (the child dies with it through `PR_SET_PDEATHSIG`). `Drop`
+//! implementations here are a courtesy, not the mechanism. The only thing that can
+//! outlive a test is a file the test itself writes outside its namespaces.
 #![doc(html_root_url = "https://docs.rs/netns-test/0.1.0")]
 
 mod build;
@@ -10,6 +24,7 @@ mod net;
 mod netlink;
 mod ns;
 mod runner;
+mod standalone;
 mod userns;
 
 #[doc(hidden)]
@@ -22,3 +37,4 @@ pub use netns_test_macros::netns_test;
 /// The topology model: what a topology file describes (re-exported from
 /// `netns-test-topology`).
 pub use netns_test_topology as topology;
+pub use standalone::{isolate, load};

@@ -38,7 +38,10 @@ impl fmt::Debug for Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Net")
             .field("origin", &self.topology.origin)
-            .field("nodes", &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -212,9 +215,9 @@ impl Node {
                     let _ = rt.block_on(stop_rx);
                 })
                 .unwrap_or_else(|e| panic!("netns-test: cannot start a thread: {e}"));
-            let handle = rx
-                .recv()
-                .unwrap_or_else(|_| panic!("netns-test: node `{}` runtime failed to start", self.name));
+            let handle = rx.recv().unwrap_or_else(|_| {
+                panic!("netns-test: node `{}` runtime failed to start", self.name)
+            });
             Worker {
                 handle,
                 _stop: stop_tx,

@@ -160,8 +160,7 @@ impl Netlink {
             let msg: NetlinkMessage<RouteNetlinkMessage> = NetlinkMessage::deserialize(frame)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
             if msg.header.sequence_number == 0 {
-                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = msg.payload
-                {
+                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = msg.payload {
                     self.link_events.push(l);
                 }
                 continue;
@@ -200,7 +199,10 @@ impl Netlink {
 
     /// Runs a dump request (`ip link show`, `ip addr show`, ...) and returns every
     /// message of the answer.
-    pub(crate) fn dump(&mut self, msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+    pub(crate) fn dump(
+        &mut self,
+        msg: RouteNetlinkMessage,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
         let seq = self.encode(msg, NLM_F_DUMP);
         self.flush()?;
         let mut out = Vec::new();
@@ -253,7 +255,10 @@ mod tests {
         payload.extend_from_slice(&len.to_ne_bytes());
         payload.extend_from_slice(&1u16.to_ne_bytes());
         payload.extend_from_slice(msg);
-        assert_eq!(ext_ack_text(&payload).as_deref(), Some("Unknown device type"));
+        assert_eq!(
+            ext_ack_text(&payload).as_deref(),
+            Some("Unknown device type")
+        );
         assert_eq!(ext_ack_text(&payload[..10]), None);
     }
 }

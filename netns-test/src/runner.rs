@@ -69,10 +69,9 @@ fn child(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) -> ! {
     // A procfs for our own PID namespace; without it /proc still works, showing more.
     let _ = ns::remount_proc();
 
+    crate::standalone::mark_isolated();
     let setup = || -> Result<Net, Error> {
-        let topo = netns_test_topology::parse(spec.topology, spec.origin)?;
-        let built = crate::build::build(&topo)?;
-        Ok(Net::from_built(topo, built))
+        Net::build(netns_test_topology::parse(spec.topology, spec.origin)?)
     };
     let message = match setup() {
         Err(e) => format!("{SETUP}\n{}", error_chain(&e).join("\0")),
@@ -164,7 +163,9 @@ fn parent(name: &str) {
         Err(e) => {
             let mut stage = [0u8; 1];
             let n = std::fs::File::from(verdict_r).read(&mut stage).unwrap_or(0);
-            let stage = (n == 1).then(|| spawn::Stage::from_byte(stage[0])).flatten();
+            let stage = (n == 1)
+                .then(|| spawn::Stage::from_byte(stage[0]))
+                .flatten();
             let cause = userns::diagnose(&userns::ProcFacts::read(), stage, &e);
             fail(Error::UserNamespaces { cause, source: e }.to_string())
         }
@@ -226,7 +227,10 @@ fn relay(verdict: OwnedFd, out: OwnedFd, err: OwnedFd) -> Vec<u8> {
             let (idx, mut pfds): (Vec<usize>, Vec<PollFd<'_>>) = files
                 .iter()
                 .enumerate()
-                .filter_map(|(i, f)| f.as_ref().map(|f| (i, PollFd::new(f.as_fd(), PollFlags::POLLIN))))
+                .filter_map(|(i, f)| {
+                    f.as_ref()
+                        .map(|f| (i, PollFd::new(f.as_fd(), PollFlags::POLLIN)))
+                })
                 .unzip();
             match poll(&mut pfds, PollTimeout::NONE) {
                 Ok(_) => {}

@@ -156,7 +156,10 @@ mod tests {
             ..facts()
         };
         let msg = diagnose(&f, Some(Stage::IdMap), &err(libc::EPERM));
-        assert!(msg.contains("apparmor_restrict_unprivileged_userns=0"), "{msg}");
+        assert!(
+            msg.contains("apparmor_restrict_unprivileged_userns=0"),
+            "{msg}"
+        );
         let without = diagnose(&facts(), Some(Stage::IdMap), &err(libc::EPERM));
         assert!(without.contains("no capabilities"), "{without}");
     }
@@ -203,6 +206,9 @@ mod tests {
     fn reads_this_machine_without_failing() {
         let f = ProcFacts::read();
         assert_eq!(f.euid, nix::unistd::geteuid().as_raw());
-        assert!(f.seccomp.is_some(), "every Linux since 3.8 has a Seccomp: line");
+        assert!(
+            f.seccomp.is_some(),
+            "every Linux since 3.8 has a Seccomp: line"
+        );
     }
 }

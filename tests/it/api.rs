@@ -29,7 +29,13 @@ fn run_returns_the_closures_value_and_sockets_keep_their_node(net: &Net) {
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn the_host_node_cannot_reach_a_namespace_without_a_link(net: &Net) {
     // In S1 the host has only lo: the test's root namespace is not the machine's.
-    let names: Vec<String> = net.host().interfaces().unwrap().into_iter().map(|i| i.name).collect();
+    let names: Vec<String> = net
+        .host()
+        .interfaces()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     assert_eq!(names, ["lo"]);
 }
 
@@ -39,14 +45,18 @@ async fn async_bodies_spawn_futures_in_nodes(net: &Net) {
         let l = tokio::net::TcpListener::bind("0.0.0.0:7001").await.unwrap();
         let (mut s, peer) = l.accept().await.unwrap();
         let mut buf = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut s, &mut buf).await.unwrap();
+        tokio::io::AsyncReadExt::read_to_string(&mut s, &mut buf)
+            .await
+            .unwrap();
         (peer.ip().to_string(), buf)
     });
     let client = net.node("ns1").spawn(async {
         loop {
             match tokio::net::TcpStream::connect("192.168.1.2:7001").await {
                 Ok(mut s) => {
-                    tokio::io::AsyncWriteExt::write_all(&mut s, b"over tokio").await.unwrap();
+                    tokio::io::AsyncWriteExt::write_all(&mut s, b"over tokio")
+                        .await
+                        .unwrap();
                     break;
                 }
                 // The server task may not be listening yet.
@@ -71,9 +81,17 @@ fn commands_start_inside_the_node(net: &Net) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("veth-ns1"), "{text}");
     assert!(!text.contains("veth-ns2"), "{text}");
-    let out = net.node("ns2").command("ls").arg("/sys/class/net").output().unwrap();
+    let out = net
+        .node("ns2")
+        .command("ls")
+        .arg("/sys/class/net")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("veth-ns2") && !text.contains("veth-ns1"), "{text}");
+    assert!(
+        text.contains("veth-ns2") && !text.contains("veth-ns1"),
+        "{text}"
+    );
 }
 
 #[netns_test(topology = "../fixtures/s1.toml")]
@@ -140,4 +158,25 @@ fn unknown_nodes_are_a_clear_error(net: &Net) {
         err.to_string(),
         "no node named `ns9` in this topology (nodes: host, ns1, ns2)"
     );
+}
+
+#[test]
+fn building_outside_an_isolated_process_is_refused() {
+    // A plain #[test] runs in the runner's process, in the machine's own namespaces:
+    // nothing may be built there, not even as root.
+    let topology =
+        netns_test::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/s1.toml")).unwrap();
+    let err = Net::build(topology).unwrap_err();
+    assert!(matches!(err, netns_test::Error::NotIsolated), "{err}");
+    assert!(
+        err.to_string().contains("call netns_test::isolate() first"),
+        "{err}"
+    );
+}
+
+#[test]
+fn loading_a_missing_file_names_it() {
+    let err = netns_test::load("no/such/topology.toml").unwrap_err();
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
+    assert!(err.to_string().contains("no/such/topology.toml"), "{err}");
 }

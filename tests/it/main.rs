@@ -2,6 +2,6 @@
 //! test binary (as in xshell's `tests/it`), a module per concern.
 
 mod api;
+mod kernel;
 mod seeds;
 mod teardown;
-

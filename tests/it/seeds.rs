@@ -66,9 +66,17 @@ fn s2_an_interface_moves_back_to_the_host(net: &Net) {
         "{err}"
     );
     let moved = net.host().interface("veth1").unwrap();
-    assert!(moved.addresses.iter().all(|a| !a.addr().is_ipv4()), "addresses are dropped on a move");
+    assert!(
+        moved.addresses.iter().all(|a| !a.addr().is_ipv4()),
+        "addresses are dropped on a move"
+    );
     // Both ends are in the host now; the old node only has lo.
-    let names: Vec<String> = netns1.interfaces().unwrap().into_iter().map(|i| i.name).collect();
+    let names: Vec<String> = netns1
+        .interfaces()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     assert_eq!(names, ["lo"]);
 }
 
@@ -114,7 +122,11 @@ fn s5_before_default_routes_only_the_bridge_subnet_is_reachable(net: &Net) {
 
 #[netns_test(topology = "../fixtures/s5.toml")]
 fn s5_default_routes_via_the_bridge_reach_the_uplink(net: &Net) {
-    assert_eq!(ttl(net, "ns1", "10.0.2.15"), 64, "the host answers for its own address");
+    assert_eq!(
+        ttl(net, "ns1", "10.0.2.15"),
+        64,
+        "the host answers for its own address"
+    );
     assert_eq!(ttl(net, "ns2", "10.0.2.15"), 64);
 }
 
@@ -127,5 +139,9 @@ fn s6_containers_on_two_hosts_reach_each_other_in_three_hops(net: &Net) {
         .map(|a| Some(a.parse().unwrap()))
         .collect();
     assert_eq!(path, want);
-    assert_eq!(ttl(net, "b-ns2", "192.168.1.3"), 62, "two routers on the way");
+    assert_eq!(
+        ttl(net, "b-ns2", "192.168.1.3"),
+        62,
+        "two routers on the way"
+    );
 }

@@ -17,14 +17,24 @@ mod victims {
     const TOKEN: &str = "NETNS_TEST_VICTIM_TOKEN";
 
     /// Starts two tagged sleepers in ns1 (one daemonised) and one in the host node.
-    /// Returns false when not run by the checks below.
+    /// Returns false when not run by the checks below. The sleepers are left running on
+    /// purpose: the kernel must end them.
+    #[allow(clippy::zombie_processes)]
     fn start_sleepers(net: &Net) -> bool {
         let Ok(token) = std::env::var(TOKEN) else {
             return false;
         };
         let tag = format!("0.{token}");
-        net.node("ns1").command("sleep").args(["3600", &tag]).spawn().unwrap();
-        net.host().command("sleep").args(["3600", &tag]).spawn().unwrap();
+        net.node("ns1")
+            .command("sleep")
+            .args(["3600", &tag])
+            .spawn()
+            .unwrap();
+        net.host()
+            .command("sleep")
+            .args(["3600", &tag])
+            .spawn()
+            .unwrap();
         let status = net
             .node("ns1")
             .command("sh")
@@ -105,8 +115,12 @@ fn survivors(token: &str) -> Vec<String> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         // The victim runner itself carries the token only in its environment.
-        if args.iter().any(|a| *a == tag) {
-            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), args.join(" ")));
+        if args.contains(&tag) {
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                args.join(" ")
+            ));
         }
     }
     found
@@ -116,7 +130,11 @@ fn survivors(token: &str) -> Vec<String> {
 fn machine_state() -> (Vec<String>, Vec<String>) {
     let list = |dir: &str| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -144,7 +162,11 @@ fn run_to_end(name: &str) -> Output {
     let before = machine_state();
     let out = victim(name, &token).output().unwrap();
     assert_nothing_survives(&token);
-    assert_eq!(machine_state(), before, "the machine's network namespace changed");
+    assert_eq!(
+        machine_state(),
+        before,
+        "the machine's network namespace changed"
+    );
     out
 }
 
@@ -161,7 +183,10 @@ fn nothing_survives_a_passing_test() {
     let out = run_to_end("passes");
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("victim output: sleepers started"), "output is relayed: {t}");
+    assert!(
+        t.contains("victim output: sleepers started"),
+        "output is relayed: {t}"
+    );
 }
 
 #[test]
@@ -192,11 +217,18 @@ fn nothing_survives_a_runner_killed_with_sigkill() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.any(|l| l.is_ok_and(|l| l.contains("READY")));
     assert!(ready, "the victim never got going");
-    assert!(!survivors(&token).is_empty(), "the victim's sleepers should be running now");
+    assert!(
+        !survivors(&token).is_empty(),
+        "the victim's sleepers should be running now"
+    );
     child.kill().unwrap(); // SIGKILL: no destructor, no handler runs in the runner
     child.wait().unwrap();
     assert_nothing_survives(&token);
-    assert_eq!(machine_state(), before, "the machine's network namespace changed");
+    assert_eq!(
+        machine_state(),
+        before,
+        "the machine's network namespace changed"
+    );
 }
 
 #[test]

@@ -241,3 +241,90 @@ pub(crate) fn enter_node(cmd: &mut Command, netns: BorrowedFd<'_>) {
     // SAFETY: the hook only performs async-signal-safe calls and allocates nothing.
     unsafe { cmd.pre_exec(hook) };
 }
+
+/// Moves the calling process into new user (caller's uid and gid mapped to 0), network,
+/// mount, PID, UTS and IPC namespaces, as the per-test child is. The process forks:
+/// the child, PID 1 of the new PID namespace, returns `Ok(())`; the parent waits for it
+/// and exits the way it did, never returning.
+///
+/// Must be called while the process has a single thread.
+pub(crate) fn isolate_self() -> Result<(), (Option<Stage>, io::Error)> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let step = |stage: Stage, r: io::Result<()>| r.map_err(|e| (Some(stage), e));
+    step(Stage::UnshareUser, super::unshare(libc::CLONE_NEWUSER))?;
+    step(Stage::IdMap, std::fs::write("/proc/self/setgroups", "deny"))?;
+    step(
+        Stage::IdMap,
+        std::fs::write("/proc/self/uid_map", format!("0 {uid} 1\n")),
+    )?;
+    step(
+        Stage::IdMap,
+        std::fs::write("/proc/self/gid_map", format!("0 {gid} 1\n")),
+    )?;
+    step(
+        Stage::UnshareOthers,
+        super::unshare(
+            libc::CLONE_NEWNET
+                | libc::CLONE_NEWNS
+                | libc::CLONE_NEWPID
+                | libc::CLONE_NEWUTS
+                | libc::CLONE_NEWIPC,
+        ),
+    )?;
+    step(
+        Stage::MountPrivate,
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(io::Error::from),
+    )?;
+    use std::io::Write;
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    // SAFETY: the caller guarantees the process is single-threaded, so the child may
+    // continue running arbitrary code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err((Some(Stage::Fork), io::Error::last_os_error()));
+    }
+    if pid > 0 {
+        // SAFETY: the parent never returns and only waits and exits.
+        unsafe { wait_and_mirror_keeping_stdio(pid) }
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    Ok(())
+}
+
+/// Like `wait_and_mirror`, for a process whose terminal the child shares: it keeps its
+/// descriptors, and forwards SIGINT and SIGTERM to the child by ignoring them itself
+/// (the terminal delivers them to the whole foreground group).
+///
+/// # Safety
+/// Must only be called in the parent right after the fork; it never returns.
+unsafe fn wait_and_mirror_keeping_stdio(pid: libc::pid_t) -> ! {
+    // SAFETY: signal/waitpid/kill/_exit on our own process and child.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        let mut status = 0;
+        loop {
+            let rc = libc::waitpid(pid, &mut status, 0);
+            if rc == pid {
+                break;
+            }
+            if rc < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            libc::_exit(128 + libc::WTERMSIG(status));
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}

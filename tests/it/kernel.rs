@@ -1,0 +1,85 @@
+//! Device kinds the running kernel may lack: the test fails before the body runs, with
+//! one message naming every missing kind and its kernel option; where the kernel has
+//! the kind, the device is there with its addresses.
+
+use std::process::Command;
+
+mod victims {
+    use netns_test::{Net, netns_test};
+
+    #[netns_test(topology = r#"
+[nodes.ns1]
+[[links]]
+endpoints = [{ iface = "ns1:veth0", addresses = "10.0.0.1/24" }, { iface = "host:veth0", addresses = "10.0.0.2/24" }]
+[[devices]]
+kind = "dummy"
+name = "ns1:dummy0"
+addresses = "10.255.0.1/32"
+"#)]
+    #[ignore = "run by kernel::a_missing_device_kind_is_named_with_its_config_option"]
+    fn dummy_device(net: &Net) {
+        let dummy = net.node("ns1").interface("dummy0").unwrap();
+        let addrs: Vec<String> = dummy.addresses.iter().map(|a| a.to_string()).collect();
+        assert!(addrs.contains(&"10.255.0.1/32".to_owned()), "{addrs:?}");
+        // A dummy interface's address is local to its node.
+        assert_eq!(net.node("ns1").ping("10.255.0.1").unwrap().ttl, 64);
+        println!("dummy0 is up with its address");
+    }
+}
+
+/// What the running kernel's build configuration says about `option`, if it is readable
+/// (`/proc/config.gz`): `Some(true)` for `y` or `m`.
+fn kernel_config(option: &str) -> Option<bool> {
+    let out = Command::new("zcat").arg("/proc/config.gz").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(
+        text.lines()
+            .any(|l| l == format!("{option}=y") || l == format!("{option}=m")),
+    )
+}
+
+#[test]
+fn a_missing_device_kind_is_named_with_its_config_option() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "kernel::victims::dummy_device",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lacks_dummy = text.contains("lacks what this topology needs");
+    if let Some(has) = kernel_config("CONFIG_DUMMY") {
+        assert_eq!(
+            lacks_dummy, !has,
+            "kernel config and harness disagree:\n{text}"
+        );
+    }
+    if lacks_dummy {
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            text.contains("the `dummy` link kind (ip link add ... type dummy) (CONFIG_DUMMY)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("CONFIG_VETH"),
+            "only missing kinds are named: {text}"
+        );
+        assert!(
+            !text.contains("dummy0 is up"),
+            "the body must not run: {text}"
+        );
+    } else {
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("dummy0 is up with its address"), "{text}");
+    }
+}
