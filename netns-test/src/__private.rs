@@ -28,6 +28,9 @@ pub enum Outcome {
 
 /// Converts what a test body returns into an [`Outcome`]: `()` and
 /// `Result<(), E>` where `E` converts into `Box<dyn Error>`.
+#[diagnostic::on_unimplemented(
+    message = "a #[netns_test] function returns () or Result<(), E> where E: Into<Box<dyn Error>>, not `{Self}`"
+)]
 pub trait IntoOutcome {
     /// Converts.
     fn into_outcome(self) -> Outcome;

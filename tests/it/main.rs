@@ -5,3 +5,4 @@ mod api;
 mod kernel;
 mod seeds;
 mod teardown;
+mod ui;
