@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use crate::addr::SpannedNet;
+use crate::checks::read::CheckDecl;
 use crate::model::{DeviceKind, MacAddr, Sysctl};
 use crate::reader::Span;
 use crate::route::RouteDecl;
@@ -75,6 +76,8 @@ pub(crate) struct Doc {
     pub(crate) links: Vec<LinkDecl>,
     pub(crate) bridges: Vec<BridgeDecl>,
     pub(crate) devices: Vec<DeviceDecl>,
+    /// `[[checks]]`, before resolution.
+    pub(crate) checks: Vec<CheckDecl>,
     /// What could not be read.
     pub(crate) gaps: Gaps,
 }

@@ -1,6 +1,7 @@
 //! Turning a validated [`Doc`] into the model the runtime builds.
 
 use crate::ast::{Doc, IfaceDecl};
+use crate::checks::model::Check;
 use crate::model::{Bridge, Device, Endpoint, IfaceConfig, Link, Node, Topology};
 
 fn config(d: &IfaceDecl) -> IfaceConfig {
@@ -22,9 +23,10 @@ fn endpoint(d: &IfaceDecl) -> Endpoint {
 
 /// Builds the topology. Only called when validation found no error, so every link has
 /// two ends; a link without them is skipped rather than trusted.
-pub(crate) fn to_topology(doc: Doc, origin: &str) -> Topology {
+pub(crate) fn to_topology(doc: Doc, origin: &str, checks: Vec<Check>) -> Topology {
     Topology {
         origin: origin.to_owned(),
+        checks,
         nodes: doc
             .nodes
             .into_iter()

@@ -76,6 +76,60 @@
 //! );
 //! ```
 //!
+//! # Scenario checks
+//!
+//! A topology file may also carry `[[checks]]`: ordered steps that the `netns-test run`
+//! command and the scenario test harness (`netns_test::scenario`) run against the built
+//! topology. Each entry holds exactly one step (and optionally a `name`):
+//!
+//! ```
+//! const SRC: &str = r#"
+//! [nodes.ns1]
+//! [nodes.ns2]
+//! [[links]]
+//! endpoints = [
+//!   { iface = "ns1:veth-ns1", addresses = "192.168.1.1/24" },
+//!   { iface = "ns2:veth-ns2", addresses = "192.168.1.2/24" },
+//! ]
+//!
+//! ## expect: reply (default) | unreachable | timeout; `to` is an address or a node name
+//! ## (its first address); ttl: the reply's TTL; timeout: default "1s".
+//! [[checks]]
+//! ping = { from = "ns1", to = "ns2", expect = "reply", ttl = 64 }
+//!
+//! ## proto: tcp (default) | udp; expect: accepted (default; the runner listens in the
+//! ## node owning the address) | refused | timeout.
+//! [[checks]]
+//! connect = { from = "ns1", to = "192.168.1.2:80", proto = "tcp", expect = "refused" }
+//!
+//! ## Who answers at TTL 1, 2, 3, ... (`traceroute -I`).
+//! [[checks]]
+//! path = { from = "ns1", to = "192.168.1.2", hops = ["192.168.1.2"] }
+//!
+//! ## A program run in a node: exit status (default 0), text stdout/stderr contain.
+//! [[checks]]
+//! name = "the route to the peer is on-link"
+//! run = { node = "ns1", cmd = ["ip", "route"], status = 0, stdout = "192.168.1.0/24" }
+//!
+//! ## Run-time faults and pauses.
+//! [[checks]]
+//! link = { node = "ns1", iface = "veth-ns1", state = "down" }
+//! [[checks]]
+//! wait = "100ms"
+//! [[checks]]
+//! ping = { from = "ns1", to = "192.168.1.2", expect = "unreachable" }
+//! "#;
+//!
+//! let topo = netns_test_topology::parse(SRC, "<inline>").unwrap();
+//! assert_eq!(topo.checks.len(), 7);
+//! assert_eq!(topo.checks[0].to_string(), "ping ns1 -> ns2 (192.168.1.2): reply, ttl 64");
+//! assert_eq!(topo.checks[0].line, 13);
+//! ```
+//!
+//! Checks are validated like the rest: nodes and interfaces must exist, a destination
+//! node must have an address, and an `accepted` connection must go to an address some
+//! node owns.
+//!
 //! Beyond the syntax, [`parse`] checks that references name declared nodes and
 //! interfaces, that interface names are valid kernel names unique in their node, that
 //! addresses, MACs and MTUs are valid, that bridge ports are plain interfaces of the
@@ -85,6 +139,7 @@
 
 mod addr;
 mod ast;
+mod checks;
 mod convert;
 mod diag;
 mod iface;
@@ -96,6 +151,10 @@ mod route;
 mod suggest;
 mod validate;
 
+pub use checks::model::{
+    Check, ConnectCheck, ConnectExpect, LinkCheck, PathCheck, PingCheck, PingExpect, Proto,
+    RunCheck, Step, Target, format_duration,
+};
 pub use diag::{Diagnostic, Error};
 pub use model::*;
 
@@ -125,8 +184,9 @@ pub fn parse(src: &str, origin: &str) -> Result<Topology, Error> {
     let root = reader::from_item(doc.as_item(), &(0..0));
     let ast = parse::read_doc(&mut ctx, &root);
     validate::validate(&mut ctx, &ast);
+    let checks = checks::resolve::resolve(&mut ctx, &ast, &ast.checks);
     if ctx.has_errors() {
         return Err(ctx.finish().unwrap_or_else(|| Error::new(Vec::new())));
     }
-    Ok(convert::to_topology(ast, origin))
+    Ok(convert::to_topology(ast, origin, checks))
 }

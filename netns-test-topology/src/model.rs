@@ -26,6 +26,8 @@ pub struct Topology {
     pub bridges: Vec<Bridge>,
     /// Other single-ended devices (dummy, ...), in file order.
     pub devices: Vec<Device>,
+    /// Scenario steps (`[[checks]]`), in file order; empty for a plain topology.
+    pub checks: Vec<crate::checks::model::Check>,
 }
 
 /// A node: one network namespace (or the test's root namespace for [`HOST`]).

@@ -15,7 +15,7 @@ pub(crate) const MAX_NODES: usize = 4096;
 /// Most routes one node may have.
 pub(crate) const MAX_ROUTES: usize = 4096;
 
-const TOP_KEYS: &[&str] = &["nodes", "links", "bridges", "devices"];
+const TOP_KEYS: &[&str] = &["nodes", "links", "bridges", "devices", "checks"];
 const NODE_KEYS: &[&str] = &["forwarding", "loopback", "sysctl", "routes"];
 
 impl NodeDecl {
@@ -55,6 +55,9 @@ pub(crate) fn read_doc(ctx: &mut Ctx<'_>, root: &Val<'_>) -> Doc {
     }
     if let Some(v) = get(fields, "devices") {
         iface::read_devices(ctx, v, &mut doc);
+    }
+    if let Some(v) = get(fields, "checks") {
+        doc.checks = crate::checks::read::read_checks(ctx, v);
     }
     doc
 }

@@ -90,7 +90,7 @@ fn unknown_key_suggests_and_lists() {
     check(&d, 1, 2, "unknown key `bridge` in the topology");
     assert_eq!(
         help(&d),
-        "did you mean `bridges`? accepted keys: nodes, links, bridges, devices"
+        "did you mean `bridges`? accepted keys: nodes, links, bridges, devices, checks"
     );
     let d = one("[nodes.ns1]\nxyz = 1\n");
     assert_eq!(

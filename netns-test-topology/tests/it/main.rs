@@ -1,5 +1,6 @@
 //! Tests of the topology parser: the fixtures, every error kind, and robustness.
 
+mod checks;
 mod errors_addr;
 mod errors_bridge;
 mod errors_names;

@@ -1,0 +1,258 @@
+//! The scenario model: ordered checks a topology file may carry under `[[checks]]`.
+//!
+//! Every reference here has been validated against the topology: nodes exist,
+//! interfaces exist in their node, and a node name used as a destination has been
+//! resolved to that node's first address.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// One step of a scenario, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// 1-based line of the step in the topology file (for "step 3 (file:12)").
+    pub line: usize,
+    /// The step's own description (`name = "..."`), if given.
+    pub name: Option<String>,
+    /// What to do and what to expect.
+    pub step: Step,
+}
+
+/// What a check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// An ICMP echo from a node (`ping = { from, to, expect, ttl }`).
+    Ping(PingCheck),
+    /// A TCP or UDP connection attempt (`connect = { from, to, proto, expect }`).
+    Connect(ConnectCheck),
+    /// A hop-by-hop trace (`path = { from, to, hops }`).
+    Path(PathCheck),
+    /// A program run inside a node (`run = { node, cmd, status, stdout }`).
+    Run(RunCheck),
+    /// A pause (`wait = "100ms"`).
+    Wait(Duration),
+    /// A run-time fault: an interface set down or up (`link = { node, iface, state }`).
+    Link(LinkCheck),
+}
+
+/// A destination as the file wrote it and as resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The address probed.
+    pub addr: IpAddr,
+    /// The node name the file used instead of an address, if it did.
+    pub node: Option<String>,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.node {
+            Some(n) => write!(f, "{n} ({})", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+/// What a ping should end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingExpect {
+    /// An echo reply.
+    Reply,
+    /// An immediate error: no route ("Network is unreachable") or an ICMP error from a
+    /// router.
+    Unreachable,
+    /// Silence until the timeout.
+    Timeout,
+}
+
+/// `ping = { from = "ns1", to = "192.168.1.2", expect = "reply", ttl = 64 }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingCheck {
+    /// The node the echo is sent from.
+    pub from: String,
+    /// The destination.
+    pub to: Target,
+    /// The expected outcome (default: reply).
+    pub expect: PingExpect,
+    /// The reply's expected TTL (only with `expect = "reply"`).
+    pub ttl: Option<u8>,
+    /// How long to wait for an answer (default 1 s).
+    pub timeout: Duration,
+}
+
+/// The transport of a [`ConnectCheck`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// TCP: a handshake.
+    Tcp,
+    /// UDP: a datagram and its echo.
+    Udp,
+}
+
+/// What a connection attempt should end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectExpect {
+    /// The connection is accepted (TCP) or the datagram echoed (UDP) by a listener the
+    /// runner starts in the node that owns the destination address.
+    Accepted,
+    /// Refused: a TCP reset or an ICMP port unreachable (nobody listens).
+    Refused,
+    /// No answer until the timeout.
+    Timeout,
+}
+
+/// `connect = { from = "ns1", to = "192.168.2.2:80", proto = "tcp", expect = "refused" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectCheck {
+    /// The node the connection starts from.
+    pub from: String,
+    /// The destination address and port.
+    pub to: SocketAddr,
+    /// The node name the file used instead of an address, if it did.
+    pub to_node: Option<String>,
+    /// TCP or UDP (default TCP).
+    pub proto: Proto,
+    /// The expected outcome (default: accepted).
+    pub expect: ConnectExpect,
+    /// For `accepted`: the node that owns the destination address, where the runner
+    /// starts the listener.
+    pub listener: Option<String>,
+    /// How long to wait (default 1 s).
+    pub timeout: Duration,
+}
+
+/// `path = { from = "a-ns1", to = "192.168.2.2", hops = ["192.168.1.1", ...] }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathCheck {
+    /// The node the trace starts from.
+    pub from: String,
+    /// The destination.
+    pub to: Target,
+    /// Who should answer at TTL 1, 2, 3, ...; the last is normally the destination.
+    pub hops: Vec<IpAddr>,
+}
+
+/// `run = { node = "ns1", cmd = ["ip", "route"], status = 0, stdout = "192.168.2.0/24" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCheck {
+    /// The node the program runs in.
+    pub node: String,
+    /// The program and its arguments.
+    pub cmd: Vec<String>,
+    /// The expected exit status (default 0).
+    pub status: i32,
+    /// Text the standard output must contain, if given.
+    pub stdout: Option<String>,
+    /// Text the standard error must contain, if given.
+    pub stderr: Option<String>,
+    /// How long the program may run before it is killed (default 10 s).
+    pub timeout: Duration,
+}
+
+/// `link = { node = "ns1", iface = "veth-ns1", state = "down" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkCheck {
+    /// The node.
+    pub node: String,
+    /// The interface.
+    pub iface: String,
+    /// `true` to set it up, `false` to set it down.
+    pub up: bool,
+}
+
+impl fmt::Display for PingExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PingExpect::Reply => "reply",
+            PingExpect::Unreachable => "unreachable",
+            PingExpect::Timeout => "timeout",
+        })
+    }
+}
+
+impl fmt::Display for ConnectExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectExpect::Accepted => "accepted",
+            ConnectExpect::Refused => "refused",
+            ConnectExpect::Timeout => "timeout",
+        })
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
+/// `ms` for short durations, seconds otherwise (`100ms`, `1.5s`).
+pub fn format_duration(d: Duration) -> String {
+    if d.as_millis() < 1000 {
+        format!("{}ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// A one-line description, e.g. `ping ns1 -> 192.168.2.2: reply, ttl 63`.
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Ping(p) => {
+                write!(f, "ping {} -> {}: {}", p.from, p.to, p.expect)?;
+                if let Some(ttl) = p.ttl {
+                    write!(f, ", ttl {ttl}")?;
+                }
+                Ok(())
+            }
+            Step::Connect(c) => {
+                write!(f, "connect {} {} -> ", c.proto, c.from)?;
+                match &c.to_node {
+                    Some(n) => write!(f, "{n} ({})", c.to)?,
+                    None => write!(f, "{}", c.to)?,
+                }
+                write!(f, ": {}", c.expect)
+            }
+            Step::Path(p) => {
+                let hops: Vec<String> = p.hops.iter().map(IpAddr::to_string).collect();
+                write!(f, "path {} -> {}: {}", p.from, p.to, hops.join(", "))
+            }
+            Step::Run(r) => {
+                write!(f, "run in {}: {}", r.node, r.cmd.join(" "))?;
+                write!(f, " (status {}", r.status)?;
+                if let Some(s) = &r.stdout {
+                    write!(f, ", stdout has {s:?}")?;
+                }
+                if let Some(s) = &r.stderr {
+                    write!(f, ", stderr has {s:?}")?;
+                }
+                f.write_str(")")
+            }
+            Step::Wait(d) => write!(f, "wait {}", format_duration(*d)),
+            Step::Link(l) => write!(
+                f,
+                "link {}:{} {}",
+                l.node,
+                l.iface,
+                if l.up { "up" } else { "down" }
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{n}: {}", self.step),
+            None => write!(f, "{}", self.step),
+        }
+    }
+}

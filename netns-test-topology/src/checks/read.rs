@@ -1,0 +1,517 @@
+//! Reading `[[checks]]`: each entry holds exactly one step key (`ping`, `connect`,
+//! `path`, `run`, `wait`, `link`) and optionally a `name`. References to nodes,
+//! interfaces and destinations keep their spans for [`super::resolve`].
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::model::{ConnectExpect, PingExpect, Proto};
+use crate::addr::{line_of, parse_ip};
+use crate::reader::{Ctx, Field, Kind, Span, Val, get};
+use crate::suggest;
+
+/// Most checks one file may carry.
+pub(crate) const MAX_CHECKS: usize = 4096;
+/// Longest duration accepted for a wait or a timeout.
+const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+const STEP_KEYS: &[&str] = &["ping", "connect", "path", "run", "wait", "link"];
+const CHECK_KEYS: &[&str] = &["name", "ping", "connect", "path", "run", "wait", "link"];
+const PING_KEYS: &[&str] = &["from", "to", "expect", "ttl", "timeout"];
+const CONNECT_KEYS: &[&str] = &["from", "to", "proto", "expect", "timeout"];
+const PATH_KEYS: &[&str] = &["from", "to", "hops"];
+const RUN_KEYS: &[&str] = &["node", "cmd", "status", "stdout", "stderr", "timeout"];
+const LINK_KEYS: &[&str] = &["node", "iface", "state"];
+
+/// A string with the span it was read from.
+#[derive(Debug, Clone)]
+pub(crate) struct Spanned {
+    pub(crate) text: String,
+    pub(crate) span: Span,
+}
+
+/// One `[[checks]]` entry, before its references are resolved.
+#[derive(Debug)]
+pub(crate) struct CheckDecl {
+    pub(crate) line: usize,
+    pub(crate) name: Option<String>,
+    pub(crate) step: StepDecl,
+}
+
+/// A step with spanned references.
+#[derive(Debug)]
+pub(crate) enum StepDecl {
+    Ping {
+        from: Spanned,
+        to: Spanned,
+        expect: PingExpect,
+        ttl: Option<u8>,
+        timeout: Duration,
+    },
+    Connect {
+        from: Spanned,
+        /// The host part of `to` (an address or a node name).
+        to: Spanned,
+        port: u16,
+        proto: Proto,
+        expect: ConnectExpect,
+        timeout: Duration,
+    },
+    Path {
+        from: Spanned,
+        to: Spanned,
+        hops: Vec<IpAddr>,
+    },
+    Run {
+        node: Spanned,
+        cmd: Vec<String>,
+        status: i32,
+        stdout: Option<String>,
+        stderr: Option<String>,
+        timeout: Duration,
+    },
+    Wait(Duration),
+    Link {
+        node: Spanned,
+        iface: Spanned,
+        up: bool,
+    },
+}
+
+/// Reads the `checks` array of tables.
+pub(crate) fn read_checks(ctx: &mut Ctx<'_>, v: &Val<'_>) -> Vec<CheckDecl> {
+    let expected =
+        "an array of tables, like `[[checks]]` with `ping = { from = \"ns1\", to = \"ns2\" }`";
+    let Some(items) = ctx.array_of(v, expected) else {
+        return Vec::new();
+    };
+    if let Some(extra) = items.get(MAX_CHECKS) {
+        let msg = format!(
+            "too many checks: {}; at most {MAX_CHECKS} are allowed",
+            items.len()
+        );
+        ctx.err(&extra.span, msg, "split the scenario into several files");
+        return Vec::new();
+    }
+    items
+        .iter()
+        .filter_map(|item| read_check(ctx, item))
+        .collect()
+}
+
+fn read_check(ctx: &mut Ctx<'_>, item: &Val<'_>) -> Option<CheckDecl> {
+    let fields = ctx.table_of(
+        item,
+        "a check table, like `{ ping = { from = \"ns1\", to = \"ns2\" } }`",
+    )?;
+    ctx.check_keys(fields, CHECK_KEYS, "a check");
+    let steps: Vec<&Field<'_>> = fields
+        .iter()
+        .filter(|f| STEP_KEYS.contains(&f.key))
+        .collect();
+    let step_list = suggest::list(STEP_KEYS.iter().copied());
+    let field = match steps.as_slice() {
+        [one] => *one,
+        [] => {
+            // An unknown key was reported already; do not pile on.
+            if fields.iter().all(|f| CHECK_KEYS.contains(&f.key)) {
+                let span = fields
+                    .first()
+                    .map_or(item.span.clone(), |f| f.key_span.clone());
+                ctx.err(
+                    &span,
+                    "a check needs a step",
+                    format!(
+                        "add one of: {step_list}, e.g. `ping = {{ from = \"ns1\", to = \"ns2\" }}`"
+                    ),
+                );
+            }
+            return None;
+        }
+        [_, second, ..] => {
+            let msg = format!(
+                "a check has more than one step (`{}` and `{}`)",
+                steps[0].key, second.key
+            );
+            let help =
+                "write each step in its own `[[checks]]` entry, in the order they should run";
+            ctx.err(&second.key_span, msg, help);
+            return None;
+        }
+    };
+    let name = match get(fields, "name") {
+        Some(v) => Some(ctx.str_of(v, "a string describing the step")?.to_owned()),
+        None => None,
+    };
+    let line = line_of(ctx.src, field.key_span.start);
+    let step = read_step(ctx, field)?;
+    Some(CheckDecl { line, name, step })
+}
+
+fn read_step(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
+    if f.key == "wait" {
+        return duration(ctx, &f.val).map(StepDecl::Wait);
+    }
+    let example = match f.key {
+        "ping" => "{ from = \"ns1\", to = \"192.168.1.2\" }",
+        "connect" => "{ from = \"ns1\", to = \"192.168.1.2:80\" }",
+        "path" => {
+            "{ from = \"ns1\", to = \"192.168.2.2\", hops = [\"192.168.1.1\", \"192.168.2.2\"] }"
+        }
+        "run" => "{ node = \"ns1\", cmd = [\"ip\", \"route\"] }",
+        _ => "{ node = \"ns1\", iface = \"eth0\", state = \"down\" }",
+    };
+    let fields = ctx.table_of(&f.val, &format!("a table, like `{} = {example}`", f.key))?;
+    let t = Table {
+        fields,
+        span: f.val.span.clone(),
+        context: format!("`{}` check", f.key),
+        example,
+    };
+    match f.key {
+        "ping" => read_ping(ctx, &t),
+        "connect" => read_connect(ctx, &t),
+        "path" => read_path(ctx, &t),
+        "run" => read_run(ctx, &t),
+        _ => read_link(ctx, &t),
+    }
+}
+
+struct Table<'v, 'a> {
+    fields: &'v [Field<'a>],
+    span: Span,
+    context: String,
+    example: &'static str,
+}
+
+impl<'v, 'a> Table<'v, 'a> {
+    fn required(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<&'v Val<'a>> {
+        let example = format!("{key} = ...` as in `{}", self.example);
+        ctx.require(self.fields, key, &self.span, &self.context, &example)
+    }
+
+    fn string(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Spanned> {
+        let v = self.required(ctx, key)?;
+        let s = ctx.str_of(v, "a string")?;
+        Some(Spanned {
+            text: s.to_owned(),
+            span: v.span.clone(),
+        })
+    }
+
+    fn timeout(&self, ctx: &mut Ctx<'_>, default: Duration) -> Option<Duration> {
+        match get(self.fields, "timeout") {
+            Some(v) => duration(ctx, v),
+            None => Some(default),
+        }
+    }
+}
+
+/// Reads one of `choices` from a string; `what` names the key.
+fn choice<'c>(ctx: &mut Ctx<'_>, v: &Val<'_>, what: &str, choices: &[&'c str]) -> Option<&'c str> {
+    let s = ctx.str_of(
+        v,
+        &format!(
+            "a string: one of {}",
+            suggest::list(choices.iter().copied())
+        ),
+    )?;
+    if let Some(c) = choices.iter().find(|c| **c == s) {
+        return Some(c);
+    }
+    let hint = suggest::did_you_mean(s, choices.iter().copied());
+    let msg = format!("unknown {what} `{}`", s.escape_debug());
+    let help = format!(
+        "{hint}write one of: {}",
+        suggest::list(choices.iter().copied())
+    );
+    ctx.err(&v.span, msg, help);
+    None
+}
+
+fn read_ping(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, PING_KEYS, &t.context);
+    let from = t.string(ctx, "from");
+    let to = t.string(ctx, "to");
+    let expect = match get(t.fields, "expect") {
+        Some(v) => match choice(
+            ctx,
+            v,
+            "ping expectation",
+            &["reply", "unreachable", "timeout"],
+        )? {
+            "reply" => PingExpect::Reply,
+            "unreachable" => PingExpect::Unreachable,
+            _ => PingExpect::Timeout,
+        },
+        None => PingExpect::Reply,
+    };
+    let ttl = match get(t.fields, "ttl") {
+        Some(v) => {
+            let ttl = ctx.int_in(v, "TTL", 1, 255)?;
+            if expect != PingExpect::Reply {
+                let msg = format!("`ttl` is the TTL of a reply, but this ping expects `{expect}`");
+                ctx.err(&v.span, msg, "remove `ttl`, or expect `reply`");
+                return None;
+            }
+            u8::try_from(ttl).ok()
+        }
+        None => None,
+    };
+    let timeout = t.timeout(ctx, Duration::from_secs(1))?;
+    Some(StepDecl::Ping {
+        from: from?,
+        to: to?,
+        expect,
+        ttl,
+        timeout,
+    })
+}
+
+fn read_connect(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, CONNECT_KEYS, &t.context);
+    let from = t.string(ctx, "from");
+    let to = t.string(ctx, "to").and_then(|s| split_port(ctx, &s));
+    let proto = match get(t.fields, "proto") {
+        Some(v) => match choice(ctx, v, "protocol", &["tcp", "udp"])? {
+            "tcp" => Proto::Tcp,
+            _ => Proto::Udp,
+        },
+        None => Proto::Tcp,
+    };
+    let expect = match get(t.fields, "expect") {
+        Some(v) => match choice(
+            ctx,
+            v,
+            "connect expectation",
+            &["accepted", "refused", "timeout"],
+        )? {
+            "accepted" => ConnectExpect::Accepted,
+            "refused" => ConnectExpect::Refused,
+            _ => ConnectExpect::Timeout,
+        },
+        None => ConnectExpect::Accepted,
+    };
+    let timeout = t.timeout(ctx, Duration::from_secs(1))?;
+    let (to, port) = to?;
+    Some(StepDecl::Connect {
+        from: from?,
+        to,
+        port,
+        proto,
+        expect,
+        timeout,
+    })
+}
+
+/// Splits `"ADDR:PORT"`, `"[V6]:PORT"` or `"NODE:PORT"`.
+fn split_port(ctx: &mut Ctx<'_>, s: &Spanned) -> Option<(Spanned, u16)> {
+    let text = s.text.as_str();
+    let help =
+        "write the destination and the port, e.g. `192.168.1.2:80`, `[fd00::2]:80` or `ns2:80`";
+    let (host, host_range, port) = if let Some(rest) = text.strip_prefix('[') {
+        match rest.split_once("]:") {
+            Some((h, p)) => (h, 1..1 + h.len(), p),
+            None => {
+                ctx.err(
+                    &s.span,
+                    format!("`{}` has no port", text.escape_debug()),
+                    help,
+                );
+                return None;
+            }
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, 0..h.len(), p),
+            _ => {
+                ctx.err(
+                    &s.span,
+                    format!("`{}` has no port", text.escape_debug()),
+                    help,
+                );
+                return None;
+            }
+        }
+    };
+    let port_range = text.len() - port.len()..text.len();
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Some((
+            Spanned {
+                text: host.to_owned(),
+                span: ctx.sub_span(&s.span, text, host_range),
+            },
+            p,
+        )),
+        _ => {
+            let at = ctx.sub_span(&s.span, text, port_range);
+            let msg = format!("invalid port `{}`", port.escape_debug());
+            ctx.err(&at, msg, "a port is a number from 1 to 65535");
+            None
+        }
+    }
+}
+
+fn read_path(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, PATH_KEYS, &t.context);
+    let from = t.string(ctx, "from");
+    let to = t.string(ctx, "to");
+    let hops = t.required(ctx, "hops").and_then(|v| {
+        let items = ctx.array_of(
+            v,
+            "an array of addresses, like [\"192.168.1.1\", \"192.168.2.2\"]",
+        )?;
+        if items.is_empty() || items.len() > 30 {
+            let msg = format!("a path has 1 to 30 hops, not {}", items.len());
+            ctx.err(
+                &v.span,
+                msg,
+                "list who answers at TTL 1, 2, 3, ..., ending with the destination",
+            );
+            return None;
+        }
+        let mut hops = Vec::new();
+        for item in items {
+            let s = ctx.str_of(item, "an address, like \"192.168.1.1\"")?;
+            match parse_ip(s) {
+                Some(ip) => hops.push(ip),
+                None => {
+                    let msg = format!("invalid hop address `{}`", s.escape_debug());
+                    ctx.err(
+                        &item.span,
+                        msg,
+                        "write the address of the router that answers, e.g. `192.168.1.1`",
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(hops)
+    });
+    Some(StepDecl::Path {
+        from: from?,
+        to: to?,
+        hops: hops?,
+    })
+}
+
+fn read_run(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, RUN_KEYS, &t.context);
+    let node = t.string(ctx, "node");
+    let cmd = t.required(ctx, "cmd").and_then(|v| {
+        let expected = "an array of strings, like [\"ip\", \"route\"]";
+        let items = ctx.array_of(v, expected)?;
+        let mut out = Vec::new();
+        for item in items {
+            let s = ctx.str_of(item, "a string")?;
+            if s.contains('\0') {
+                ctx.err(
+                    &item.span,
+                    "a command argument contains a NUL byte",
+                    "remove it",
+                );
+                return None;
+            }
+            out.push(s.to_owned());
+        }
+        if out.first().is_none_or(String::is_empty) {
+            ctx.err(
+                &v.span,
+                "empty command",
+                "write the program and its arguments, e.g. [\"ip\", \"route\"]",
+            );
+            return None;
+        }
+        Some(out)
+    });
+    let status = match get(t.fields, "status") {
+        Some(v) => i32::try_from(ctx.int_in(v, "exit status", 0, 255)?).ok()?,
+        None => 0,
+    };
+    let text = |ctx: &mut Ctx<'_>, key: &str| match get(t.fields, key) {
+        Some(v) => ctx
+            .str_of(v, "a string the output must contain")
+            .map(|s| Some(s.to_owned())),
+        None => Some(None),
+    };
+    let stdout = text(ctx, "stdout");
+    let stderr = text(ctx, "stderr");
+    let timeout = t.timeout(ctx, Duration::from_secs(10))?;
+    Some(StepDecl::Run {
+        node: node?,
+        cmd: cmd?,
+        status,
+        stdout: stdout?,
+        stderr: stderr?,
+        timeout,
+    })
+}
+
+fn read_link(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, LINK_KEYS, &t.context);
+    let node = t.string(ctx, "node");
+    let iface = t.string(ctx, "iface");
+    let up = t
+        .required(ctx, "state")
+        .and_then(|v| choice(ctx, v, "link state", &["up", "down"]))
+        .map(|s| s == "up");
+    Some(StepDecl::Link {
+        node: node?,
+        iface: iface?,
+        up: up?,
+    })
+}
+
+/// A duration string: a number and a unit (`ms`, `s` or `m`), e.g. `"100ms"`, `"1.5s"`.
+fn duration(ctx: &mut Ctx<'_>, v: &Val<'_>) -> Option<Duration> {
+    let help = "write a number and a unit (ms, s or m), e.g. \"100ms\" or \"2s\"";
+    let s = match &v.kind {
+        Kind::Str(s) => *s,
+        Kind::Int(_) | Kind::Float => {
+            ctx.err(&v.span, "a duration needs a unit", help);
+            return None;
+        }
+        _ => {
+            ctx.type_error(v, "a duration string like \"100ms\"");
+            return None;
+        }
+    };
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => {
+            ctx.err(
+                &v.span,
+                format!("invalid duration `{}`", s.escape_debug()),
+                help,
+            );
+            return None;
+        }
+    };
+    let d = num
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok());
+    match d {
+        Some(d) if d <= MAX_DURATION => Some(d),
+        Some(_) => {
+            let msg = format!("duration `{s}` is longer than an hour");
+            ctx.err(&v.span, msg, "scenarios wait at most \"60m\"");
+            None
+        }
+        None => {
+            ctx.err(
+                &v.span,
+                format!("invalid duration `{}`", s.escape_debug()),
+                help,
+            );
+            None
+        }
+    }
+}
