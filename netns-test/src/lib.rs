@@ -29,6 +29,8 @@ mod userns;
 
 #[doc(hidden)]
 pub mod __private;
+pub mod probe;
+pub mod scenario;
 
 pub use error::{Error, MissingFeature, Result};
 pub use icmp::{Hop, PingOptions, PingReply, ToIpAddr};

@@ -1,0 +1,182 @@
+//! `netns-test up FILE`: build a topology and read commands, one per line, from the
+//! terminal or a pipe. The network lives in this process's namespaces: it disappears
+//! when the prompt exits, or when the process is killed, whatever the signal.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use netns_test::Net;
+
+const HELP: &str = "\
+commands:
+  NODE CMD [ARGS...]    run a command in a node; an argument that names a node
+                        stands for that node's first address (`ns1 ping -c1 ns2`)
+  shell NODE            an interactive shell ($SHELL, else /bin/sh) in a node
+  nodes                 the nodes
+  links                 every interface: node, name, state, MTU, MAC
+  addrs                 every address, per node and interface
+  routes                every node's routes (`ip route` in each node)
+  down NODE IFACE       set an interface down (a run-time fault)
+  up NODE IFACE         set it up again
+  help                  this text
+  exit                  leave (the topology is destroyed)";
+
+pub(crate) fn up(file: &Path) -> u8 {
+    let net = match crate::isolate_and_build(file) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let names: Vec<&str> = net.nodes().map(|n| n.name()).collect();
+    let interactive = std::io::stdin().is_terminal();
+    println!(
+        "{} is up: nodes {}. Type `help` for commands, `exit` to leave.",
+        file.display(),
+        names.join(", ")
+    );
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut status = 0;
+    loop {
+        if interactive {
+            print!("netns-test> ");
+        }
+        let _ = std::io::stdout().flush();
+        let line = match lines.next() {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
+                eprintln!("netns-test: reading the prompt: {e}");
+                status = 1;
+                break;
+            }
+            None => break,
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first().is_some_and(|w| *w == "exit" || *w == "quit") {
+            break;
+        }
+        if let Err(msg) = command(&net, &words) {
+            eprintln!("error: {msg}");
+        }
+    }
+    if interactive {
+        println!();
+    }
+    status
+}
+
+fn command(net: &Net, words: &[&str]) -> Result<(), String> {
+    let Some((first, rest)) = words.split_first() else {
+        return Ok(());
+    };
+    match (*first, rest) {
+        ("help" | "?", _) => println!("{HELP}"),
+        ("nodes", []) => {
+            for n in net.nodes() {
+                println!("{}", n.name());
+            }
+        }
+        ("links", []) => links(net)?,
+        ("addrs", []) => addrs(net)?,
+        ("routes", []) => routes(net)?,
+        ("down" | "up", [node, iface]) => {
+            let node = net.try_node(node).map_err(|e| e.to_string())?;
+            node.set_link_up(iface, *first == "up")
+                .map_err(|e| e.to_string())?;
+            println!("{}:{iface} is {first}", node.name());
+        }
+        ("down" | "up", _) => return Err(format!("usage: {first} NODE IFACE")),
+        ("shell", [node]) => {
+            let node = net.try_node(node).map_err(|e| e.to_string())?;
+            let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
+            println!("(in node {}; exit the shell to come back)", node.name());
+            node.command(&shell)
+                .status()
+                .map_err(|e| format!("cannot start {shell}: {e}"))?;
+        }
+        ("shell", _) => return Err("usage: shell NODE".into()),
+        (node, cmd) if net.try_node(node).is_ok() => {
+            let Some((prog, args)) = cmd.split_first() else {
+                return Err(format!("usage: {node} CMD [ARGS...]"));
+            };
+            let args: Vec<String> = args.iter().map(|a| resolve(net, a)).collect();
+            let status = net
+                .node(node)
+                .command(prog)
+                .args(&args)
+                .status()
+                .map_err(|e| format!("cannot run `{prog}` in {node}: {e}"))?;
+            if !status.success() {
+                println!("({prog} exited with {status})");
+            }
+        }
+        (other, _) => {
+            let nodes: Vec<&str> = net.nodes().map(|n| n.name()).collect();
+            return Err(format!(
+                "unknown command or node `{other}`; nodes: {}; type `help` for commands",
+                nodes.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A node's name stands for its first address, as in Mininet's `h1 ping h2`.
+fn resolve(net: &Net, arg: &str) -> String {
+    match net.try_node(arg).ok().and_then(|n| n.addresses().ok()) {
+        Some(addrs) if !addrs.is_empty() => addrs[0].to_string(),
+        _ => arg.to_owned(),
+    }
+}
+
+fn links(net: &Net) -> Result<(), String> {
+    println!(
+        "{:<12} {:<16} {:<5} {:<6} MAC",
+        "NODE", "IFACE", "STATE", "MTU"
+    );
+    for n in net.nodes() {
+        for i in n.interfaces().map_err(|e| e.to_string())? {
+            let state = match (i.up, i.lower_up) {
+                (true, true) => "UP",
+                (true, false) => "NO-CARRIER",
+                _ => "DOWN",
+            };
+            let mtu = i.mtu.map_or_else(String::new, |m| m.to_string());
+            let mac = i.mac.map_or_else(String::new, |m| m.to_string());
+            println!(
+                "{:<12} {:<16} {:<5} {:<6} {mac}",
+                n.name(),
+                i.name,
+                state,
+                mtu
+            );
+        }
+    }
+    Ok(())
+}
+
+fn addrs(net: &Net) -> Result<(), String> {
+    for n in net.nodes() {
+        for i in n.interfaces().map_err(|e| e.to_string())? {
+            let a: Vec<String> = i.addresses.iter().map(ToString::to_string).collect();
+            if !a.is_empty() {
+                println!("{:<12} {:<16} {}", n.name(), i.name, a.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn routes(net: &Net) -> Result<(), String> {
+    for n in net.nodes() {
+        let out = n
+            .command("ip")
+            .arg("route")
+            .output()
+            .map_err(|e| format!("`routes` runs iproute2's `ip route` in each node: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            println!("{:<12} {line}", n.name());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Scenario files: the `[[checks]]` a topology file carries, run against the built
+//! network, with a report that says for each step what was expected and what happened.
+//!
+//! Three ways in:
+//! - [`run_checks`] on a [`Net`] you built (after [`isolate`](crate::isolate)), for
+//!   your own programs;
+//! - [`run_file`], which loads, builds and runs one file, telling you each step as it
+//!   starts and ends (the `netns-test run` command prints those [`Event`]s);
+//! - `harness_main` (feature `harness`): a test target whose tests are the scenario
+//!   files of a directory, one test per file, each in its own throwaway namespaces.
+//!
+//! ```no_run
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     netns_test::isolate()?;
+//!     let report = netns_test::scenario::run_file(
+//!         "fixtures/s4.toml",
+//!         &netns_test::scenario::Options::default(),
+//!         |e| print!("{e}"),
+//!     )?;
+//!     println!("{report}");
+//!     std::process::exit(if report.passed() { 0 } else { 1 });
+//! }
+//! ```
+//!
+//! A failing step stops the scenario (the later steps often depend on it: a fault
+//! injected, a listener started); the remaining steps are reported as not run, unless
+//! [`Options::keep_going`] is set.
+
+mod command;
+mod connect;
+#[cfg(feature = "harness")]
+mod harness;
+mod report;
+mod steps;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use netns_test_topology::{Check, Topology};
+
+use crate::error::Result;
+use crate::net::Net;
+
+#[cfg(feature = "harness")]
+pub use harness::harness_main;
+pub use report::{Event, Report};
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepOutcome {
+    /// As expected; `observed` says what happened (`reply from 192.168.1.2, ttl 64`).
+    Passed {
+        /// What happened.
+        observed: String,
+    },
+    /// Not as expected.
+    Failed {
+        /// What the step expected (`reply with ttl 63`).
+        expected: String,
+        /// What happened instead (`reply from 192.168.2.2 with ttl 64`).
+        observed: String,
+    },
+    /// Not run, because an earlier step failed.
+    NotRun,
+}
+
+/// One step's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepResult {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// The step.
+    pub check: Check,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl StepResult {
+    /// Whether the step passed.
+    pub fn passed(&self) -> bool {
+        matches!(self.outcome, StepOutcome::Passed { .. })
+    }
+}
+
+/// How to run a scenario.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// Run every step even after one failed (default: stop at the first failure).
+    pub keep_going: bool,
+}
+
+impl Options {
+    /// Sets [`Options::keep_going`].
+    pub fn keep_going(mut self, yes: bool) -> Self {
+        self.keep_going = yes;
+        self
+    }
+}
+
+/// Runs the topology's checks against `net`, in order, and returns the report.
+pub fn run_checks(net: &Net) -> Report {
+    run_checks_with(net, &Options::default(), |_| {})
+}
+
+/// Runs the topology's checks against `net`, calling `on_event` as each step starts and
+/// ends (for progress output).
+pub fn run_checks_with(net: &Net, opts: &Options, mut on_event: impl FnMut(Event<'_>)) -> Report {
+    let checks = &net.topology().checks;
+    let total = checks.len();
+    let start = Instant::now();
+    let mut steps: Vec<StepResult> = Vec::with_capacity(total);
+    let mut failed = false;
+    for (index, check) in checks.iter().enumerate() {
+        let (outcome, elapsed) = if failed && !opts.keep_going {
+            (StepOutcome::NotRun, Duration::ZERO)
+        } else {
+            on_event(Event::Started {
+                index,
+                total,
+                check,
+            });
+            let t = Instant::now();
+            let outcome = steps::run(net, &check.step);
+            (outcome, t.elapsed())
+        };
+        failed |= matches!(outcome, StepOutcome::Failed { .. });
+        let result = StepResult {
+            index,
+            check: check.clone(),
+            outcome,
+            elapsed,
+        };
+        on_event(Event::Finished {
+            result: &result,
+            total,
+            origin: &net.topology().origin,
+        });
+        steps.push(result);
+    }
+    Report {
+        origin: net.topology().origin.clone(),
+        build_time: None,
+        run_time: start.elapsed(),
+        steps,
+    }
+}
+
+/// Loads a scenario file, builds its topology and runs its checks. Call it after
+/// [`isolate`](crate::isolate). Errors are the loading and building errors; failing
+/// steps are in the [`Report`].
+pub fn run_file(
+    path: impl AsRef<Path>,
+    opts: &Options,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<Report> {
+    let topology = crate::load(path)?;
+    run_topology(topology, opts, &mut on_event)
+}
+
+/// Builds `topology` and runs its checks (after [`isolate`](crate::isolate)).
+pub fn run_topology(
+    topology: Topology,
+    opts: &Options,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<Report> {
+    let t = Instant::now();
+    let net = Net::build(topology)?;
+    let build_time = t.elapsed();
+    on_event(Event::Built {
+        topology: net.topology(),
+        elapsed: build_time,
+    });
+    let mut report = run_checks_with(&net, opts, &mut on_event);
+    report.build_time = Some(build_time);
+    Ok(report)
+}
