@@ -28,11 +28,7 @@ pub(crate) fn check(files: &[PathBuf]) -> u8 {
         }
     }
     if bad > 0 {
-        eprintln!(
-            "netns-test: {bad} of {} file{} invalid",
-            files.len(),
-            if files.len() == 1 { " is" } else { "s are" }
-        );
+        eprintln!("netns-test: invalid: {bad} of {} file(s)", files.len());
         1
     } else {
         0

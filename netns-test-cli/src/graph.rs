@@ -112,7 +112,10 @@ pub(crate) fn dot(t: &Topology) -> String {
         o,
         "  node [shape=box, style=rounded, fontname=\"monospace\", fontsize=10];"
     );
-    let _ = writeln!(o, "  edge [fontname=\"monospace\", fontsize=9];");
+    let _ = writeln!(
+        o,
+        "  edge [fontname=\"monospace\", fontsize=9, minlen=3, labeldistance=2.5, labelangle=20];"
+    );
     let used: HashSet<&str> = t.interfaces().iter().map(|i| i.node).collect();
     for n in &t.nodes {
         if n.name == netns_test::topology::HOST && !used.contains(n.name.as_str()) {
@@ -146,7 +149,7 @@ pub(crate) fn dot(t: &Topology) -> String {
         );
         let _ = writeln!(
             o,
-            "  {} -- {} [style=dashed, label=\"in\"];",
+            "  {} -- {} [style=dashed, minlen=1];",
             q(&b.node),
             q(&id)
         );
@@ -165,7 +168,12 @@ pub(crate) fn dot(t: &Topology) -> String {
             q(&id),
             q(label.trim_end())
         );
-        let _ = writeln!(o, "  {} -- {} [style=dashed];", q(&d.node), q(&id));
+        let _ = writeln!(
+            o,
+            "  {} -- {} [style=dashed, minlen=1];",
+            q(&d.node),
+            q(&id)
+        );
     }
     for l in &t.links {
         let end = |e: &Endpoint| match bridge_of(t, e) {
@@ -180,7 +188,7 @@ pub(crate) fn dot(t: &Topology) -> String {
         let [a, b] = &l.ends;
         let _ = writeln!(
             o,
-            "  {} -- {} [taillabel={}, headlabel={}, label=\"veth\"];",
+            "  {} -- {} [taillabel={}, headlabel={}];",
             q(&end(a)),
             q(&end(b)),
             q(&label(a)),

@@ -76,6 +76,13 @@ pub(crate) enum StepDecl {
         iface: Spanned,
         up: bool,
     },
+    /// A step with an error in its options: its node and destination references are
+    /// still resolved, so every mistake in it is reported at once.
+    Broken {
+        kind: &'static str,
+        nodes: Vec<Spanned>,
+        targets: Vec<Spanned>,
+    },
 }
 
 /// Reads the `checks` array of tables.
@@ -233,32 +240,34 @@ fn read_ping(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
     ctx.check_keys(t.fields, PING_KEYS, &t.context);
     let from = t.string(ctx, "from");
     let to = t.string(ctx, "to");
+    let choices = ["reply", "unreachable", "timeout"];
     let expect = match get(t.fields, "expect") {
-        Some(v) => match choice(
-            ctx,
-            v,
-            "ping expectation",
-            &["reply", "unreachable", "timeout"],
-        )? {
+        Some(v) => choice(ctx, v, "ping expectation", &choices).map(|c| match c {
             "reply" => PingExpect::Reply,
             "unreachable" => PingExpect::Unreachable,
             _ => PingExpect::Timeout,
-        },
-        None => PingExpect::Reply,
+        }),
+        None => Some(PingExpect::Reply),
     };
     let ttl = match get(t.fields, "ttl") {
-        Some(v) => {
-            let ttl = ctx.int_in(v, "TTL", 1, 255)?;
-            if expect != PingExpect::Reply {
-                let msg = format!("`ttl` is the TTL of a reply, but this ping expects `{expect}`");
+        Some(v) => match (ctx.int_in(v, "TTL", 1, 255), expect) {
+            (Some(_), Some(e)) if e != PingExpect::Reply => {
+                let msg = format!("`ttl` is the TTL of a reply, but this ping expects `{e}`");
                 ctx.err(&v.span, msg, "remove `ttl`, or expect `reply`");
-                return None;
+                None
             }
-            u8::try_from(ttl).ok()
-        }
-        None => None,
+            (ttl, _) => ttl.and_then(|t| u8::try_from(t).ok()).map(Some),
+        },
+        None => Some(None),
     };
-    let timeout = t.timeout(ctx, Duration::from_secs(1))?;
+    let timeout = t.timeout(ctx, Duration::from_secs(1));
+    let (Some(expect), Some(ttl), Some(timeout)) = (expect, ttl, timeout) else {
+        return Some(StepDecl::Broken {
+            kind: "ping",
+            nodes: from.into_iter().collect(),
+            targets: to.into_iter().collect(),
+        });
+    };
     Some(StepDecl::Ping {
         from: from?,
         to: to?,
@@ -273,26 +282,29 @@ fn read_connect(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
     let from = t.string(ctx, "from");
     let to = t.string(ctx, "to").and_then(|s| split_port(ctx, &s));
     let proto = match get(t.fields, "proto") {
-        Some(v) => match choice(ctx, v, "protocol", &["tcp", "udp"])? {
+        Some(v) => choice(ctx, v, "protocol", &["tcp", "udp"]).map(|c| match c {
             "tcp" => Proto::Tcp,
             _ => Proto::Udp,
-        },
-        None => Proto::Tcp,
+        }),
+        None => Some(Proto::Tcp),
     };
+    let choices = ["accepted", "refused", "timeout"];
     let expect = match get(t.fields, "expect") {
-        Some(v) => match choice(
-            ctx,
-            v,
-            "connect expectation",
-            &["accepted", "refused", "timeout"],
-        )? {
+        Some(v) => choice(ctx, v, "connect expectation", &choices).map(|c| match c {
             "accepted" => ConnectExpect::Accepted,
             "refused" => ConnectExpect::Refused,
             _ => ConnectExpect::Timeout,
-        },
-        None => ConnectExpect::Accepted,
+        }),
+        None => Some(ConnectExpect::Accepted),
     };
-    let timeout = t.timeout(ctx, Duration::from_secs(1))?;
+    let timeout = t.timeout(ctx, Duration::from_secs(1));
+    let (Some(proto), Some(expect), Some(timeout)) = (proto, expect, timeout) else {
+        return Some(StepDecl::Broken {
+            kind: "connect",
+            nodes: from.into_iter().collect(),
+            targets: to.into_iter().map(|(host, _)| host).collect(),
+        });
+    };
     let (to, port) = to?;
     Some(StepDecl::Connect {
         from: from?,

@@ -152,6 +152,19 @@ fn resolve_step(ctx: &mut Ctx<'_>, v: &View<'_>, s: &StepDecl) -> Option<Step> {
             timeout: *timeout,
         }),
         StepDecl::Wait(d) => Step::Wait(*d),
+        StepDecl::Broken {
+            kind,
+            nodes,
+            targets,
+        } => {
+            for n in nodes {
+                node(ctx, v, n, kind);
+            }
+            for t in targets {
+                target(ctx, v, t, kind);
+            }
+            return None;
+        }
         StepDecl::Link { node: n, iface, up } => {
             let n = node(ctx, v, n, "link")?;
             let known = iface.text == "lo"

@@ -103,21 +103,17 @@ impl fmt::Display for Event<'_> {
                 }
                 StepOutcome::Failed { expected, observed } => {
                     writeln!(f, "FAILED ({})", elapsed(result.elapsed))?;
-                    failure(f, result, origin, expected, observed)
+                    let (step, line) = (result.index + 1, result.check.line);
+                    writeln!(f, "      step {step} at {origin}:{line}")?;
+                    failure(f, expected, observed)
                 }
             },
         }
     }
 }
 
-fn failure(
-    f: &mut fmt::Formatter<'_>,
-    r: &StepResult,
-    origin: &str,
-    expected: &str,
-    observed: &str,
-) -> fmt::Result {
-    writeln!(f, "      step {} at {origin}:{}", r.index + 1, r.check.line)?;
+/// The "expected" and "got" lines of a failed step.
+fn failure(f: &mut fmt::Formatter<'_>, expected: &str, observed: &str) -> fmt::Result {
     writeln!(f, "      expected: {expected}")?;
     let mut lines = observed.lines();
     writeln!(f, "      got:      {}", lines.next().unwrap_or(""))?;
@@ -185,8 +181,9 @@ impl fmt::Display for Report {
         for r in self.failures() {
             if let StepOutcome::Failed { expected, observed } = &r.outcome {
                 writeln!(f)?;
-                writeln!(f, "  step {}: {}", r.index + 1, r.check)?;
-                let text = FailureText(r, &self.origin, expected, observed).to_string();
+                let (step, line) = (r.index + 1, r.check.line);
+                writeln!(f, "  step {step} at {}:{line}: {}", self.origin, r.check)?;
+                let text = FailureText(expected, observed).to_string();
                 write!(f, "{}", text.trim_end())?;
             }
         }
@@ -194,10 +191,10 @@ impl fmt::Display for Report {
     }
 }
 
-struct FailureText<'a>(&'a StepResult, &'a str, &'a str, &'a str);
+struct FailureText<'a>(&'a str, &'a str);
 
 impl fmt::Display for FailureText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        failure(f, self.0, self.1, self.2, self.3)
+        failure(f, self.0, self.1)
     }
 }
