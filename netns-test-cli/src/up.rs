@@ -50,7 +50,14 @@ pub(crate) fn up(file: &Path) -> u8 {
             }
             None => break,
         };
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = match split_words(&line) {
+            Ok(w) => w,
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                continue;
+            }
+        };
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
         if words.first().is_some_and(|w| *w == "exit" || *w == "quit") {
             break;
         }
@@ -120,6 +127,37 @@ fn command(net: &Net, words: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// Splits a line into words as a shell would for simple cases: whitespace separates,
+/// `'...'` and `"..."` quote, `\\` escapes the next character.
+fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"') | None, '\\') => {
+                if let Some(next) = chars.next() {
+                    word.get_or_insert_with(String::new).push(next);
+                }
+            }
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("unterminated quote: a {q} is not closed"));
+    }
+    words.extend(word);
+    Ok(words)
+}
+
 /// A node's name stands for its first address, as in Mininet's `h1 ping h2`.
 fn resolve(net: &Net, arg: &str) -> String {
     match net.try_node(arg).ok().and_then(|n| n.addresses().ok()) {
@@ -179,4 +217,17 @@ fn routes(net: &Net) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_words;
+
+    #[test]
+    fn words_and_quotes() {
+        let w = split_words(r#"ns2 sh -c 'exit 3' "a b" c\ d ''"#).unwrap();
+        assert_eq!(w, ["ns2", "sh", "-c", "exit 3", "a b", "c d", ""]);
+        assert!(split_words("echo 'open").is_err());
+        assert!(split_words("   ").unwrap().is_empty());
+    }
 }
