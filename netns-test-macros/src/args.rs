@@ -18,6 +18,23 @@ use crate::errors::Errors;
 pub(crate) struct Args {
     /// `topology = "..."`: a file path or inline topology text, as written.
     pub(crate) topology: LitStr,
+    /// The further options (timeout, capture), checked.
+    pub(crate) options: Options,
+}
+
+/// The attribute's options besides the topology; `None` when not given.
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// `timeout = "30s"`, in milliseconds; 0 for `"none"`.
+    pub(crate) timeout_ms: Option<u64>,
+    /// `capture = "always" | "on-failure" | "never"`.
+    pub(crate) capture: Option<String>,
+    /// `snaplen = 128`.
+    pub(crate) snaplen: Option<u32>,
+    /// `capture_limit = "64MiB"`, in bytes.
+    pub(crate) capture_limit: Option<u64>,
+    /// `summary = 20`.
+    pub(crate) summary: Option<u32>,
 }
 
 /// One accepted key of the attribute.
@@ -30,18 +47,88 @@ struct Key {
 }
 
 /// The keys `#[netns_test]` accepts, in the order messages list them.
-const KEYS: &[Key] = &[Key {
-    name: "topology",
-    set: |collected, value| {
-        collected.topology = Some(string_value("topology", value)?);
-        Ok(())
+const KEYS: &[Key] = &[
+    Key {
+        name: "topology",
+        set: |collected, value| {
+            collected.topology = Some(string_value("topology", value)?);
+            Ok(())
+        },
     },
-}];
+    Key {
+        name: "timeout",
+        set: |collected, value| {
+            let s = string_value("timeout", value)?;
+            let ms = parse_duration_ms(&s.value()).ok_or_else(|| {
+                syn::Error::new(
+                    s.span(),
+                    format!(
+                        "`timeout` expects a duration such as \"30s\", \"500ms\", \"2m\" or \
+                         \"none\", not {:?}",
+                        s.value()
+                    ),
+                )
+            })?;
+            collected.options.timeout_ms = Some(ms);
+            Ok(())
+        },
+    },
+    Key {
+        name: "capture",
+        set: |collected, value| {
+            let s = string_value("capture", value)?;
+            let v = s.value();
+            if !["always", "on-failure", "never"].contains(&v.as_str()) {
+                return Err(syn::Error::new(
+                    s.span(),
+                    format!("`capture` expects \"always\", \"on-failure\" or \"never\", not {v:?}"),
+                ));
+            }
+            collected.options.capture = Some(v);
+            Ok(())
+        },
+    },
+    Key {
+        name: "snaplen",
+        set: |collected, value| {
+            let n = int_value("snaplen", value, 64, 262_144)?;
+            collected.options.snaplen = Some(n as u32);
+            Ok(())
+        },
+    },
+    Key {
+        name: "capture_limit",
+        set: |collected, value| {
+            let s = string_value("capture_limit", value)?;
+            let bytes = parse_size(&s.value()).filter(|b| *b > 0).ok_or_else(|| {
+                syn::Error::new(
+                    s.span(),
+                    format!(
+                        "`capture_limit` expects a size such as \"32MiB\", \"512KiB\" or \
+                         \"1GiB\", not {:?}",
+                        s.value()
+                    ),
+                )
+            })?;
+            collected.options.capture_limit = Some(bytes);
+            Ok(())
+        },
+    },
+    Key {
+        name: "summary",
+        set: |collected, value| {
+            let n = int_value("summary", value, 0, 100_000)?;
+            collected.options.summary = Some(n as u32);
+            Ok(())
+        },
+    },
+];
 
 /// The arguments seen so far: every key is optional until the end of the list.
 #[derive(Default)]
 struct Collected {
     topology: Option<LitStr>,
+    options: Options,
 }
 
 /// `key = value`, or a key alone (which is an error reported with a good span).
@@ -118,7 +205,10 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
              `#[netns_test(topology = \"fixtures/pair.toml\")]`",
         ));
     };
-    Ok(Args { topology })
+    Ok(Args {
+        topology,
+        options: collected.options,
+    })
 }
 
 /// The error for a key not in [`KEYS`], with a suggestion for a near miss.
@@ -154,6 +244,59 @@ fn string_value(key: &str, value: &Expr) -> syn::Result<LitStr> {
         value.span(),
         format!("`{key}` expects a string literal{hint}"),
     ))
+}
+
+/// An integer literal in `min..=max`, or an error at the value.
+fn int_value(key: &str, value: &Expr, min: u64, max: u64) -> syn::Result<u64> {
+    if let Expr::Lit(syn::ExprLit {
+        lit: Lit::Int(i), ..
+    }) = value
+        && let Ok(n) = i.base10_parse::<u64>()
+        && (min..=max).contains(&n)
+    {
+        return Ok(n);
+    }
+    Err(syn::Error::new(
+        value.span(),
+        format!("`{key}` expects an integer from {min} to {max}"),
+    ))
+}
+
+/// `250ms`, `30s`, `2m`, `1h`, or `none` (0), in milliseconds. The runtime reads
+/// `NETNS_TEST_TIMEOUT` with the same rules.
+fn parse_duration_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s == "none" {
+        return Some(0);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|ms| *ms > 0)
+}
+
+/// `32MiB`, `512KiB`, `1GiB` (also `K`, `M`, `G`), or a byte count, in bytes. The
+/// runtime reads `NETNS_TEST_CAPTURE_LIMIT` with the same rules.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
 }
 
 /// Levenshtein distance, for "did you mean" suggestions.
@@ -199,10 +342,10 @@ mod tests {
     fn rejects_unknown_duplicate_missing() {
         assert_eq!(
             err(quote!(topolgy = "a")),
-            "unknown key `topolgy` in `#[netns_test]`; accepted keys: `topology` \
-             (did you mean `topology`?)"
+            "unknown key `topolgy` in `#[netns_test]`; accepted keys: `topology`, `timeout`, \
+             `capture`, `snaplen`, `capture_limit`, `summary` (did you mean `topology`?)"
         );
-        assert!(err(quote!(timeout = "3s", topology = "a")).starts_with("unknown key `timeout`"));
+        assert!(err(quote!(timeot = "3s", topology = "a")).ends_with("(did you mean `timeout`?)"));
         assert_eq!(
             err(quote!(topology = "a", topology = "b")),
             "`topology` is given more than once; keep one"
@@ -222,6 +365,47 @@ mod tests {
             err(quote!(a = "x", b = "y")).matches("unknown key").count(),
             2
         );
+    }
+
+    #[test]
+    fn capture_and_timeout_options() {
+        let args = parse(quote!(
+            topology = "a",
+            timeout = "1500ms",
+            capture = "always",
+            snaplen = 128,
+            capture_limit = "2MiB",
+            summary = 5
+        ))
+        .unwrap();
+        assert_eq!(
+            args.options,
+            Options {
+                timeout_ms: Some(1500),
+                capture: Some("always".into()),
+                snaplen: Some(128),
+                capture_limit: Some(2 << 20),
+                summary: Some(5),
+            }
+        );
+        assert_eq!(
+            parse(quote!(topology = "a", timeout = "none"))
+                .unwrap()
+                .options
+                .timeout_ms,
+            Some(0)
+        );
+        assert!(err(quote!(topology = "a", timeout = "soon")).starts_with("`timeout` expects"));
+        assert!(err(quote!(topology = "a", timeout = 30)).contains("string literal"));
+        assert!(
+            err(quote!(topology = "a", capture = "sometimes")).starts_with("`capture` expects")
+        );
+        assert_eq!(
+            err(quote!(topology = "a", snaplen = 10)),
+            "`snaplen` expects an integer from 64 to 262144"
+        );
+        assert!(err(quote!(topology = "a", capture_limit = "lots")).contains("32MiB"));
+        assert!(err(quote!(topology = "a", summary = "5")).contains("integer"));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! #[::core::prelude::v1::test]
 //! vis fn NAME() {
 //!     [async] fn __netns_test_body(PARAM) -> RET BODY    // the user's function, renamed
-//!     ::netns_test::__private::run_test(
+//!     ::netns_test::__private::run_test_with(
 //!         &::netns_test::__private::TestSpec { module_path, name, topology, origin },
+//!         &::netns_test::__private::TestOptions { timeout_ms, capture, .. },
 //!         |__netns_test_net: &::netns_test::Net| IntoOutcome::into_outcome(
 //!             [block_on(] __netns_test_body(__netns_test_net) [)]
 //!         ),
@@ -19,7 +20,7 @@ use quote::{quote, quote_spanned};
 use syn::LitStr;
 use syn::spanned::Spanned;
 
-use crate::args;
+use crate::args::{self, Options};
 use crate::errors::Errors;
 use crate::func::{self, TestFn};
 use crate::topology::{self, Loaded, Source};
@@ -46,15 +47,17 @@ pub(crate) fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
 
     let mut errors = Errors::default();
     let fn_ok = errors.check(func::validate(&f)).is_some();
+    let mut options = Options::default();
     let topology = errors.check(args::parse(args)).and_then(|args| {
+        options = args.options;
         let loaded = errors.check(topology::load(&args.topology))?;
         Some((args.topology, loaded))
     });
 
     match errors.finish() {
         // No error: `topology` is `Some`.
-        Ok(()) => expand(&f, topology.as_ref().map(|(lit, t)| (lit, t))),
-        Err(e) if fn_ok => with_error(expand(&f, None), e),
+        Ok(()) => expand(&f, topology.as_ref().map(|(lit, t)| (lit, t)), &options),
+        Err(e) if fn_ok => with_error(expand(&f, None, &Options::default()), e),
         Err(e) => with_error(f.as_written().unwrap_or_default(), e),
     }
 }
@@ -66,7 +69,7 @@ fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
 }
 
 /// The test function for a validated `f`; `topology` is `None` on the error path.
-fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
+fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -> TokenStream {
     let TestFn {
         attrs,
         vis,
@@ -113,6 +116,11 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
         None => (quote!(""), "<error>"),
     };
 
+    let options = test_options(
+        options,
+        attrs.iter().any(|a| a.path().is_ident("should_panic")),
+    );
+
     // User attributes come first and the test attribute last, as in tokio-macros: a
     // `#[cfg]`/`#[cfg_attr]` then applies before the test harness sees the function,
     // and attribute macros further down see the test attribute.
@@ -122,15 +130,41 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>) -> TokenStream {
         #vis fn #name() {
             #body_sig #body
 
-            ::netns_test::__private::run_test(
+            ::netns_test::__private::run_test_with(
                 &::netns_test::__private::TestSpec {
                     module_path: ::core::module_path!(),
                     name: #name_text,
                     topology: #topology,
                     origin: #origin,
                 },
+                &#options,
                 |__netns_test_net: &::netns_test::Net| #outcome,
             );
+        }
+    }
+}
+
+/// The `TestOptions` literal for `options`.
+fn test_options(options: &Options, expects_panic: bool) -> TokenStream {
+    fn opt<T: quote::ToTokens>(v: Option<T>) -> TokenStream {
+        match v {
+            Some(v) => quote!(::core::option::Option::Some(#v)),
+            None => quote!(::core::option::Option::None),
+        }
+    }
+    let timeout_ms = opt(options.timeout_ms);
+    let capture = opt(options.capture.as_deref());
+    let snaplen = opt(options.snaplen);
+    let capture_limit = opt(options.capture_limit);
+    let summary = opt(options.summary);
+    quote! {
+        ::netns_test::__private::TestOptions {
+            timeout_ms: #timeout_ms,
+            capture: #capture,
+            snaplen: #snaplen,
+            capture_limit: #capture_limit,
+            summary: #summary,
+            expects_panic: #expects_panic,
         }
     }
 }
@@ -173,6 +207,36 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("block_on"), "{out}");
+        assert!(
+            out.contains("timeout_ms : :: core :: option :: Option :: None"),
+            "{out}"
+        );
+        assert!(out.contains("expects_panic : false"), "{out}");
+    }
+
+    #[test]
+    fn options_reach_the_runtime() {
+        let out = run(
+            quote!(topology = #INLINE, timeout = "2s", capture = "never", snaplen = 96),
+            quote!(
+                #[should_panic]
+                fn t() {}
+            ),
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("timeout_ms : :: core :: option :: Option :: Some (2000u64)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("capture : :: core :: option :: Option :: Some (\"never\")"),
+            "{out}"
+        );
+        assert!(
+            out.contains("snaplen : :: core :: option :: Option :: Some (96u32)"),
+            "{out}"
+        );
+        assert!(out.contains("expects_panic : true"), "{out}");
     }
 
     #[test]

@@ -17,6 +17,36 @@ pub struct TestSpec {
     pub origin: &'static str,
 }
 
+/// The attribute's further options, checked at compile time; `None` means "the
+/// environment's setting, else the default" (see the crate docs on failure forensics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestOptions {
+    /// `timeout = "30s"` in milliseconds; `Some(0)` for `timeout = "none"`.
+    pub timeout_ms: Option<u64>,
+    /// `capture = "always" | "on-failure" | "never"`.
+    pub capture: Option<&'static str>,
+    /// `snaplen = N`: bytes kept of each packet.
+    pub snaplen: Option<u32>,
+    /// `capture_limit = "32MiB"` in bytes: the capture's memory cap.
+    pub capture_limit: Option<u64>,
+    /// `summary = N`: packets summarised at the end of a failure message.
+    pub summary: Option<u32>,
+    /// The function also has `#[should_panic]`: a panic is its success.
+    pub expects_panic: bool,
+}
+
+impl TestOptions {
+    /// No option given.
+    pub const DEFAULT: TestOptions = TestOptions {
+        timeout_ms: None,
+        capture: None,
+        snaplen: None,
+        capture_limit: None,
+        summary: None,
+        expects_panic: false,
+    };
+}
+
 /// How a test body ended, in the child.
 #[derive(Debug)]
 pub enum Outcome {
@@ -76,5 +106,10 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
 /// child in fresh namespaces and reports its verdict; in that child it builds the
 /// topology and runs `body`.
 pub fn run_test(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) {
-    crate::runner::run(spec, body)
+    crate::runner::run(spec, &TestOptions::DEFAULT, body)
+}
+
+/// [`run_test`] with the attribute's further options (timeout, capture).
+pub fn run_test_with(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outcome) {
+    crate::runner::run(spec, options, body)
 }

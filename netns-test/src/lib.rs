@@ -18,6 +18,7 @@
 #![doc(html_root_url = "https://docs.rs/netns-test/0.1.0")]
 
 mod build;
+mod capture;
 mod error;
 mod icmp;
 mod net;

@@ -11,16 +11,23 @@
 //! interface, route and process the test made. The parent relays the child's output
 //! through `print!`/`eprint!` (so libtest captures it as usual) and turns the verdict
 //! into the test's result.
+//!
+//! The verdict channel is a Unix stream socket rather than a pipe so that the child can
+//! hand the parent its capture sockets (see [`crate::capture`]): the parent captures,
+//! enforces the timeout (killing the child), and writes the trace, whatever ended the
+//! child.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use crate::__private::{Outcome, TestSpec};
+use crate::__private::{Outcome, TestOptions, TestSpec};
+use crate::capture::{self, CapturePolicy, Settings};
 use crate::error::Error;
 use crate::net::{CHILD_ENV, Net};
 use crate::ns::{self, spawn};
@@ -36,14 +43,15 @@ pub(crate) fn libtest_name(spec: &TestSpec) -> String {
 }
 
 /// Entry point from the generated test function.
-pub(crate) fn run(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) {
+pub(crate) fn run(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outcome) {
     let name = libtest_name(spec);
     let is_child = std::env::var_os(CHILD_ENV).is_some_and(|v| v == name.as_str())
         && ns::fd_is_open(spawn::VERDICT_FD);
     if is_child {
-        child(spec, body)
+        child(spec, options, body)
     } else {
-        parent(&name)
+        let settings = Settings::from_env(options).unwrap_or_else(|e| fail(e));
+        parent(&name, &settings)
     }
 }
 
@@ -51,8 +59,24 @@ const PASS: &str = "pass";
 const PANIC: &str = "panic";
 const FAIL: &str = "fail";
 const SETUP: &str = "setup";
+/// Not sent by the child: the parent's own verdict when the deadline passed.
+const TIMEOUT: &str = "timeout";
 
-fn child(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) -> ! {
+/// `1.5s`, `30s`, `250ms`.
+fn human(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+    }
+}
+
+/// How long the parent keeps relaying after killing a child that timed out.
+const GRACE: Duration = Duration::from_secs(5);
+
+fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outcome) -> ! {
     let fds = (
         ns::adopt_inherited_fd(spawn::VERDICT_FD),
         ns::adopt_inherited_fd(spawn::STDOUT_FD),
@@ -75,7 +99,15 @@ fn child(spec: &TestSpec, body: impl FnOnce(&Net) -> Outcome) -> ! {
     };
     let message = match setup() {
         Err(e) => format!("{SETUP}\n{}", error_chain(&e).join("\0")),
-        Ok(net) => match catch_unwind(AssertUnwindSafe(|| body(&net))) {
+        Ok(net) => match {
+            // Capture from here on: the sockets go to the parent, which reads them.
+            let capture =
+                Settings::from_env(options).is_ok_and(|s| s.policy != CapturePolicy::Never);
+            if capture && let Err(e) = capture::handoff::send(&net, verdict.as_fd()) {
+                eprintln!("netns-test: packet capture unavailable: {e}");
+            }
+            catch_unwind(AssertUnwindSafe(|| body(&net)))
+        } {
             Ok(Outcome::Pass) => PASS.to_owned(),
             Ok(Outcome::Fail(chain)) => format!("{FAIL}\n{}", chain.join("\0")),
             Err(payload) => format!("{PANIC}\n{}", panic_message(&*payload)),
@@ -125,14 +157,26 @@ fn pipe() -> (OwnedFd, OwnedFd) {
         .unwrap_or_else(|e| fail(format!("netns-test: cannot create a pipe: {e}")))
 }
 
-fn parent(name: &str) {
+/// The verdict channel: a Unix stream socket pair (it can carry descriptors).
+fn verdict_channel() -> (OwnedFd, OwnedFd) {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap_or_else(|e| fail(format!("netns-test: cannot create a socket pair: {e}")))
+}
+
+fn parent(name: &str, settings: &Settings) {
     let exe = std::env::current_exe().unwrap_or_else(|e| {
         fail(format!(
             "netns-test: cannot find this test binary (/proc/self/exe) to start the \
              test's isolated child: {e}"
         ))
     });
-    let (verdict_r, verdict_w) = pipe();
+    let (verdict_r, verdict_w) = verdict_channel();
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
     let mut cmd = Command::new(&exe);
@@ -170,13 +214,46 @@ fn parent(name: &str) {
             fail(Error::UserNamespaces { cause, source: e }.to_string())
         }
     };
-    let verdict = relay(verdict_r, out_r, err_r);
+    let mut session = capture::Session::new(settings, &exe, name);
+    let deadline = settings.timeout.map(|t| Instant::now() + t);
+    let (verdict, timed_out) = relay(verdict_r, out_r, err_r, &mut session, deadline, || {
+        let _ = child.kill();
+    });
     let status = child.wait();
     let verdict = String::from_utf8_lossy(&verdict);
     let (kind, rest) = verdict.split_once('\n').unwrap_or((&verdict, ""));
+    let kind = if timed_out { TIMEOUT } else { kind };
+    let failed = match kind {
+        PASS => settings.expects_panic,
+        PANIC => !settings.expects_panic,
+        _ => true,
+    };
+    let forensics = session.finish(failed).unwrap_or_default();
+    let with_forensics = |msg: String| -> String {
+        if forensics.is_empty() {
+            msg
+        } else {
+            format!("{msg}\n\n{}", forensics.trim_end())
+        }
+    };
     match kind {
-        PASS => {}
-        PANIC => resume_unwind(Box::new(rest.to_owned())),
+        PASS => {
+            if !forensics.is_empty() {
+                // `#[should_panic]` and no panic: libtest reports the failure.
+                eprintln!("{}", forensics.trim_end());
+            }
+        }
+        PANIC => {
+            if !forensics.is_empty() {
+                eprintln!("\n{}", forensics.trim_end());
+            }
+            resume_unwind(Box::new(with_forensics(rest.to_owned())))
+        }
+        TIMEOUT => fail(with_forensics(format!(
+            "netns-test: the test timed out after {}; its processes were killed (set \
+             `timeout = \"...\"` on the test or NETNS_TEST_TIMEOUT)",
+            human(settings.timeout.unwrap_or_default())
+        ))),
         FAIL => {
             let mut lines = rest.split('\0');
             let mut msg = format!("Error: {}", lines.next().unwrap_or_default());
@@ -187,7 +264,7 @@ fn parent(name: &str) {
                     msg.push_str(&format!("\n    {i}: {c}"));
                 }
             }
-            fail(msg)
+            fail(with_forensics(msg))
         }
         SETUP => fail(format!(
             "netns-test: could not set up the test's network:\n{}",
@@ -202,19 +279,28 @@ fn parent(name: &str) {
                 },
                 Err(e) => format!("could not be waited for ({e})"),
             };
-            fail(format!(
+            fail(with_forensics(format!(
                 "netns-test: the test's isolated child process {how} without reporting a \
                  verdict. If it ran no test at all, the test name `{name}` was not found in \
                  {} (a renamed or cfg'd-out test?)",
                 exe.display()
-            ))
+            )))
         }
     }
 }
 
 /// Copies the child's stdout and stderr to ours, line by line through `print!` and
-/// `eprint!`, until all three pipes close; returns what came on the verdict pipe.
-fn relay(verdict: OwnedFd, out: OwnedFd, err: OwnedFd) -> Vec<u8> {
+/// `eprint!`, until all three channels close; returns what came on the verdict socket
+/// (capture descriptors and header go to `session`) and whether `deadline` passed.
+/// At the deadline `kill` is called, and relaying goes on for at most [`GRACE`].
+fn relay(
+    verdict: OwnedFd,
+    out: OwnedFd,
+    err: OwnedFd,
+    session: &mut capture::Session,
+    mut deadline: Option<Instant>,
+    mut kill: impl FnMut(),
+) -> (Vec<u8>, bool) {
     let mut files = [
         Some(std::fs::File::from(verdict)),
         Some(std::fs::File::from(out)),
@@ -222,7 +308,25 @@ fn relay(verdict: OwnedFd, out: OwnedFd, err: OwnedFd) -> Vec<u8> {
     ];
     let mut bufs: [Vec<u8>; 3] = Default::default();
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut timed_out = false;
     while files.iter().any(Option::is_some) {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    if timed_out {
+                        break; // The backstop: the child's pipes outlived the kill.
+                    }
+                    timed_out = true;
+                    kill();
+                    deadline = Some(Instant::now() + GRACE);
+                    continue;
+                }
+                PollTimeout::try_from(left.as_millis().min(60_000) as u32 + 1)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+        };
         let ready: Vec<usize> = {
             let (idx, mut pfds): (Vec<usize>, Vec<PollFd<'_>>) = files
                 .iter()
@@ -232,7 +336,7 @@ fn relay(verdict: OwnedFd, out: OwnedFd, err: OwnedFd) -> Vec<u8> {
                         .map(|f| (i, PollFd::new(f.as_fd(), PollFlags::POLLIN)))
                 })
                 .unzip();
-            match poll(&mut pfds, PollTimeout::NONE) {
+            match poll(&mut pfds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => break,
@@ -245,16 +349,25 @@ fn relay(verdict: OwnedFd, out: OwnedFd, err: OwnedFd) -> Vec<u8> {
         };
         for i in ready {
             let Some(f) = files[i].as_mut() else { continue };
-            match f.read(&mut chunk) {
-                Ok(0) | Err(_) => files[i] = None,
-                Ok(n) => bufs[i].extend_from_slice(&chunk[..n]),
+            let got = if i == 0 {
+                ns::packet::recv_with_fds(f.as_fd(), &mut chunk).map(|(n, fds)| {
+                    bufs[0].extend_from_slice(&chunk[..n]);
+                    session.feed(&mut bufs[0], fds);
+                    n
+                })
+            } else {
+                f.read(&mut chunk)
+                    .inspect(|n| bufs[i].extend_from_slice(&chunk[..*n]))
+            };
+            if matches!(got, Ok(0) | Err(_)) {
+                files[i] = None;
             }
             if i > 0 {
                 emit(i, &mut bufs[i], files[i].is_none());
             }
         }
     }
-    std::mem::take(&mut bufs[0])
+    (std::mem::take(&mut bufs[0]), timed_out)
 }
 
 /// Prints the complete lines in `buf` (all of it at end of file) to stdout (`which` 1)

@@ -2,6 +2,7 @@
 //! test binary (as in xshell's `tests/it`), a module per concern.
 
 mod api;
+mod capture;
 mod kernel;
 mod seeds;
 mod teardown;

@@ -5,8 +5,8 @@ fn typo(net: &netns_test::Net) {
     let _ = net;
 }
 
-#[netns_test(topology = "ui/topologies/pair.toml", timeout = "30s")]
-fn not_yet_an_option(net: &netns_test::Net) {
+#[netns_test(topology = "ui/topologies/pair.toml", time_out = "30s")]
+fn near_miss(net: &netns_test::Net) {
     let _ = net;
 }
 

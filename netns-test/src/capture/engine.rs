@@ -1,0 +1,242 @@
+//! The capture loop, in the test runner's process: one thread per test reads the
+//! packet sockets the child opened in each of its nodes (and handed over with
+//! `SCM_RIGHTS`) until told to stop, then drains them.
+//!
+//! Why here and not in the child: the trace survives whatever ends the child, a
+//! `SIGKILL`, a stack overflow, an `abort`, or the timeout that kills it; the child's
+//! exit path stays a plain `_exit`; and the body gets both cores' worth of CPU minus
+//! one reader thread, exactly as with the child doing it.
+//!
+//! Why `recvmsg` and not a `TPACKET_V3` ring: see the measurement in
+//! ARCHITECTURE.md ("Failure forensics"); one `recvmsg` per packet keeps up with what a
+//! veth carries between two namespaces on a shared core, with no `unsafe` mmap code.
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{ControlMessageOwned, LinkAddr, MsgFlags, recvmsg};
+
+use super::links;
+use super::store::{Direction, LinkKind, Packet, Store};
+use crate::ns::packet::packet_statistics;
+
+/// The sockets the child opened in one node.
+#[derive(Debug)]
+pub(crate) struct NodeSockets {
+    pub(crate) node: String,
+    /// `AF_PACKET`, `ETH_P_ALL`, with `SO_TIMESTAMPNS`.
+    pub(crate) packet: OwnedFd,
+    /// `NETLINK_ROUTE`, for interface names.
+    pub(crate) netlink: OwnedFd,
+}
+
+/// What a finished capture hands back.
+#[derive(Debug)]
+pub(crate) struct Trace {
+    pub(crate) store: Store,
+    /// When the capture started (just before the body), since the Unix epoch.
+    pub(crate) start: Duration,
+    /// Per node: packets the kernel dropped because the socket's buffer was full.
+    pub(crate) kernel_drops: Vec<(String, u64)>,
+    pub(crate) snaplen: u32,
+}
+
+/// A running capture.
+#[derive(Debug)]
+pub(crate) struct Running {
+    wake: OwnedFd,
+    thread: JoinHandle<Trace>,
+}
+
+/// `sll_pkttype` of a packet the interface sent (`<linux/if_packet.h>`).
+const PACKET_OUTGOING: u8 = 4;
+
+/// Packets read from one socket before looking at the others again.
+const BATCH: usize = 256;
+/// Packets read from one socket while draining at the end: enough for any queue, and
+/// a bound if something keeps sending.
+const DRAIN_MAX: usize = 1 << 20;
+
+/// Starts reading `nodes`' sockets on a new thread.
+pub(crate) fn start(
+    nodes: Vec<NodeSockets>,
+    start: Duration,
+    snaplen: u32,
+    limit: u64,
+) -> io::Result<Running> {
+    let (wake_r, wake_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let thread = std::thread::Builder::new()
+        .name("netns-test-capture".to_owned())
+        .spawn(move || run(nodes, wake_r, start, snaplen, limit))?;
+    Ok(Running {
+        wake: wake_w,
+        thread,
+    })
+}
+
+impl Running {
+    /// Stops the capture after reading every packet already queued, and returns them.
+    pub(crate) fn finish(self) -> Option<Trace> {
+        let _ = nix::unistd::write(&self.wake, b"s");
+        self.thread.join().ok()
+    }
+}
+
+struct Reader {
+    node: String,
+    packet: OwnedFd,
+    netlink: socket2::Socket,
+    kernel_drops: u64,
+}
+
+fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, limit: u64) -> Trace {
+    let mut store = Store::new(limit);
+    let mut readers: Vec<Reader> = nodes
+        .into_iter()
+        .map(|n| Reader {
+            node: n.node,
+            packet: n.packet,
+            netlink: socket2::Socket::from(n.netlink),
+            kernel_drops: 0,
+        })
+        .collect();
+    for (i, r) in readers.iter().enumerate() {
+        learn_links(&mut store, i, r);
+    }
+    // One buffer for every read: the largest packet (a 64 KiB GSO super-packet, or
+    // jumbo frames on loopback) plus room to notice truncation.
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut stopping = false;
+    while !stopping {
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd<'_>> = std::iter::once(wake.as_fd())
+                .chain(readers.iter().map(|r| r.packet.as_fd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+            let ready = |p: &PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
+            stopping = ready(&fds[0]);
+            (0..readers.len()).filter(|i| ready(&fds[i + 1])).collect()
+        };
+        if stopping {
+            break;
+        }
+        for i in ready {
+            read_some(&mut store, &readers, i, &mut buf, snaplen, BATCH);
+        }
+    }
+    for i in 0..readers.len() {
+        read_some(&mut store, &readers, i, &mut buf, snaplen, DRAIN_MAX);
+    }
+    // Each socket's packets are in order; merge the nodes' by time.
+    store.packets.make_contiguous().sort_by_key(|p| p.time);
+    for r in &mut readers {
+        if let Ok(st) = packet_statistics(r.packet.as_fd()) {
+            r.kernel_drops += u64::from(st.drops);
+        }
+    }
+    Trace {
+        store,
+        start,
+        kernel_drops: readers
+            .iter()
+            .map(|r| (r.node.clone(), r.kernel_drops))
+            .collect(),
+        snaplen,
+    }
+}
+
+/// Records every interface node `i` has now.
+fn learn_links(store: &mut Store, i: usize, r: &Reader) {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(links) = links::dump(&r.netlink, seq) {
+        for l in links {
+            store.add_iface(i, &r.node, l.index, l.name, LinkKind::from_hatype(l.hatype));
+        }
+    }
+}
+
+/// Reads up to `max` packets from reader `i` without blocking.
+fn read_some(
+    store: &mut Store,
+    readers: &[Reader],
+    i: usize,
+    buf: &mut [u8],
+    snaplen: u32,
+    max: usize,
+) {
+    let r = &readers[i];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    for _ in 0..max {
+        let mut iov = [IoSliceMut::new(buf)];
+        let got = recvmsg::<LinkAddr>(
+            r.packet.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC,
+        );
+        let msg = match got {
+            Ok(m) => m,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return, // EAGAIN: the queue is empty.
+        };
+        let len = msg.bytes;
+        let time = msg
+            .cmsgs()
+            .ok()
+            .and_then(|mut c| {
+                c.find_map(|c| match c {
+                    ControlMessageOwned::ScmTimestampns(ts) => Some(Duration::new(
+                        u64::try_from(ts.tv_sec()).unwrap_or(0),
+                        u32::try_from(ts.tv_nsec()).unwrap_or(0),
+                    )),
+                    _ => None,
+                })
+            })
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+            });
+        let Some(addr) = msg.address else { continue };
+        let (ifindex, pkttype, hatype) = (addr.ifindex() as u32, addr.pkttype(), addr.hatype());
+        let keep = len.min(buf.len()).min(snaplen as usize);
+        let iface = match store.iface(i, ifindex) {
+            Some(x) => x,
+            None => {
+                // Created or moved here while the test ran: ask for its name.
+                learn_links(store, i, r);
+                match store.iface(i, ifindex) {
+                    Some(x) => x,
+                    None => store.add_iface(
+                        i,
+                        &r.node,
+                        ifindex,
+                        format!("if{ifindex}"),
+                        LinkKind::from_hatype(hatype),
+                    ),
+                }
+            }
+        };
+        store.push(Packet {
+            time,
+            iface,
+            dir: if pkttype == PACKET_OUTGOING {
+                Direction::Out
+            } else {
+                Direction::In
+            },
+            pkttype,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+            data: buf[..keep].into(),
+        });
+    }
+}

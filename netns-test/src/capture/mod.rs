@@ -1,0 +1,103 @@
+//! Failure forensics: every packet on every interface of every node, from just before
+//! the body starts until the verdict, kept as a pcapng file when the test fails and
+//! summarised at the end of the failure message.
+//!
+//! - [`handoff`]: the child opens an `AF_PACKET` socket (and a netlink socket, for
+//!   names) in each node and passes them to the parent over the verdict socket.
+//! - [`engine`]: the parent reads them on one thread, into a bounded [`store`].
+//! - [`pcapng`], [`summary`], [`report`], [`artifacts`]: the file, the one-line
+//!   decodes, the message, and where the file goes.
+//! - [`settings`]: attribute options, environment and defaults.
+
+pub(crate) mod artifacts;
+pub(crate) mod engine;
+pub(crate) mod handoff;
+pub(crate) mod links;
+pub(crate) mod pcapng;
+pub(crate) mod report;
+pub(crate) mod settings;
+pub(crate) mod store;
+pub(crate) mod summary;
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+pub(crate) use settings::{CapturePolicy, Settings};
+
+/// The parent's side of one test's capture.
+#[derive(Debug)]
+pub(crate) struct Session {
+    policy: CapturePolicy,
+    snaplen: u32,
+    limit: u64,
+    summary: usize,
+    path: PathBuf,
+    receiver: handoff::Receiver,
+    running: Option<engine::Running>,
+    /// Why the capture could not start, if it could not.
+    problem: Option<String>,
+}
+
+impl Session {
+    /// A session for the test `libtest_name` of the binary `exe`.
+    pub(crate) fn new(settings: &Settings, exe: &std::path::Path, libtest_name: &str) -> Session {
+        let root = std::env::var_os(settings::ARTIFACTS_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Session {
+            policy: settings.policy,
+            snaplen: settings.snaplen,
+            limit: settings.limit,
+            summary: settings.summary as usize,
+            path: artifacts::trace_path(exe, libtest_name, root.as_deref()),
+            receiver: handoff::Receiver::default(),
+            running: None,
+            problem: None,
+        }
+    }
+
+    /// Takes the capture header and descriptors off the start of the verdict stream
+    /// (`buf`, all bytes so far; `fds`, descriptors that came with the last read) and
+    /// starts capturing once they are complete.
+    pub(crate) fn feed(&mut self, buf: &mut Vec<u8>, fds: Vec<OwnedFd>) {
+        if self.policy == CapturePolicy::Never {
+            return;
+        }
+        self.receiver.add_fds(fds);
+        if let Some(h) = self.receiver.take(buf) {
+            match engine::start(h.nodes, h.start, self.snaplen, self.limit) {
+                Ok(r) => self.running = Some(r),
+                Err(e) => self.problem = Some(format!("cannot start the capture thread: {e}")),
+            }
+        }
+    }
+
+    /// Stops the capture. When the test `failed` (or the policy is `always`) the trace
+    /// is written; returns the text for the failure message (`None` when the test
+    /// passed or nothing was captured).
+    pub(crate) fn finish(self, failed: bool) -> Option<String> {
+        let Some(trace) = self.running.and_then(engine::Running::finish) else {
+            if failed && let Some(p) = self.problem {
+                return Some(format!("netns-test: no packet trace: {p}\n"));
+            }
+            return None;
+        };
+        if !failed && self.policy != CapturePolicy::Always {
+            // A trace from an earlier failing run would now mislead.
+            let _ = std::fs::remove_file(&self.path);
+            return None;
+        }
+        let written = pcapng::write_file(&trace, &self.path);
+        let text = report::report(
+            &trace,
+            written.as_ref().map(|()| self.path.as_path()),
+            self.summary,
+        );
+        if failed {
+            Some(text)
+        } else {
+            println!("{}", text.lines().next().unwrap_or_default());
+            None
+        }
+    }
+}

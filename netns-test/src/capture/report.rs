@@ -1,0 +1,92 @@
+//! The text a failure message ends with: where the trace is, per-interface packet and
+//! drop counts, then the last packets as one-line summaries.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::engine::Trace;
+use super::store::Direction;
+use super::summary::describe;
+
+/// The report for `trace`; `written` is the trace file, or why it could not be
+/// written.
+pub(crate) fn report(
+    trace: &Trace,
+    written: Result<&Path, &std::io::Error>,
+    last: usize,
+) -> String {
+    let store = &trace.store;
+    let mut out = String::new();
+    let _ = match written {
+        Ok(path) => writeln!(
+            out,
+            "netns-test: packet trace ({} packets on {} interfaces) written to {}",
+            store.total(),
+            store.ifaces.len(),
+            path.display()
+        ),
+        Err(e) => writeln!(out, "netns-test: could not write the packet trace: {e}"),
+    };
+    if store.dropped > 0 {
+        let _ = writeln!(
+            out,
+            "netns-test: the capture's memory cap dropped the oldest {} packets \
+             (raise it with `capture_limit = \"64MiB\"` or NETNS_TEST_CAPTURE_LIMIT)",
+            store.dropped
+        );
+    }
+    for (node, drops) in &trace.kernel_drops {
+        if *drops > 0 {
+            let _ = writeln!(
+                out,
+                "netns-test: the kernel dropped {drops} packets in node {node} before \
+                 they could be captured"
+            );
+        }
+    }
+    let counts: Vec<String> = store
+        .ifaces
+        .iter()
+        .filter(|i| i.packets > 0)
+        .map(|i| {
+            if i.dropped > 0 {
+                format!("{} {} ({} dropped)", i.label(), i.packets, i.dropped)
+            } else {
+                format!("{} {}", i.label(), i.packets)
+            }
+        })
+        .collect();
+    if counts.is_empty() {
+        out.push_str("packets per interface: none seen\n");
+    } else {
+        let _ = writeln!(out, "packets per interface: {}", counts.join(", "));
+    }
+    let shown = store.packets.len().min(last);
+    if shown > 0 {
+        let _ = writeln!(out, "last {shown} packets (time since the body started):");
+        let width = store
+            .packets
+            .iter()
+            .rev()
+            .take(shown)
+            .map(|p| store.ifaces[p.iface].label().len())
+            .max()
+            .unwrap_or(0);
+        for p in store.packets.iter().skip(store.packets.len() - shown) {
+            let iface = &store.ifaces[p.iface];
+            let t = p.time.as_nanos() as i128 - trace.start.as_nanos() as i128;
+            let dir = match p.dir {
+                Direction::In => "In ",
+                Direction::Out => "Out",
+            };
+            let _ = writeln!(
+                out,
+                "  {:>+11.6} {:<width$} {dir} {}",
+                t as f64 / 1e9,
+                iface.label(),
+                describe(iface.link, &p.data, p.len),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,534 @@
+//! Failure forensics: a failing test leaves a pcapng of every interface of every node,
+//! named `node/iface`, and its failure message ends with the last packets; a hung test
+//! times out with its trace; a passing test writes nothing unless asked to.
+//!
+//! As in `teardown.rs`, the victims are `#[ignore]`d tests of this binary, run again
+//! filtered to one victim; the checks read the trace back with `pcap-file`'s reader
+//! (and with `tshark` when it is installed).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use pcap_file::pcapng::{Block, PcapNgReader};
+
+mod victims {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use netns_test::{Net, netns_test};
+
+    /// Set by the checks; without it every victim passes at once.
+    pub(super) const ACTIVE: &str = "NETNS_TEST_CAPTURE_VICTIM";
+
+    fn active() -> bool {
+        std::env::var_os(ACTIVE).is_some()
+    }
+
+    /// Pings ns2 from ns1, then sends `hello` over TCP.
+    fn traffic(net: &Net) {
+        net.node("ns1").ping("192.168.1.2").unwrap();
+        let listener = net
+            .node("ns2")
+            .run(|| TcpListener::bind("192.168.1.2:7000"))
+            .unwrap();
+        let mut client = net
+            .node("ns1")
+            .run(|| TcpStream::connect("192.168.1.2:7000"))
+            .unwrap();
+        client.write_all(b"hello from ns1").unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 14];
+        conn.read_exact(&mut buf).unwrap();
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml", summary = 64)]
+    #[ignore = "run by capture checks"]
+    fn fails_after_traffic(net: &Net) {
+        if active() {
+            traffic(net);
+            panic!("victim failed on purpose");
+        }
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    fn returns_err_after_ping(net: &Net) -> Result<(), Box<dyn std::error::Error>> {
+        if active() {
+            net.node("ns1").ping("192.168.1.2")?;
+            return Err("victim returned Err on purpose".into());
+        }
+        Ok(())
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml", timeout = "2s")]
+    #[ignore = "run by capture checks"]
+    fn hangs_after_ping(net: &Net) {
+        if active() {
+            net.node("ns1").ping("192.168.1.2").unwrap();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        }
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml", capture = "always")]
+    #[ignore = "run by capture checks"]
+    fn passes_with_capture_always(net: &Net) {
+        if active() {
+            net.node("ns1").ping("192.168.1.2").unwrap();
+        }
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    fn passes(net: &Net) {
+        if active() {
+            net.node("ns1").ping("192.168.1.2").unwrap();
+        }
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml", capture = "never")]
+    #[ignore = "run by capture checks"]
+    fn fails_with_capture_never(net: &Net) {
+        if active() {
+            net.node("ns1").ping("192.168.1.2").unwrap();
+            panic!("victim failed on purpose");
+        }
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml", capture_limit = "4KiB", summary = 3)]
+    #[ignore = "run by capture checks"]
+    fn fails_over_the_memory_cap(net: &Net) {
+        if active() {
+            traffic(net);
+            for _ in 0..20 {
+                net.node("ns1").ping("192.168.1.2").unwrap();
+            }
+            panic!("victim failed on purpose");
+        }
+    }
+
+    /// A bridge in `br` with two ports, and a spare veth pair whose `br` end moves to
+    /// the host node while the test runs.
+    #[netns_test(topology = r#"
+        [nodes.a]
+        [nodes.b]
+        [nodes.br]
+        [[bridges]]
+        name = "br:br0"
+        ports = ["pa", "pb"]
+        [[links]]
+        endpoints = [{ iface = "a:eth0", addresses = "10.0.0.1/24" }, "br:pa"]
+        [[links]]
+        endpoints = [{ iface = "b:eth0", addresses = "10.0.0.2/24" }, "br:pb"]
+        [[links]]
+        endpoints = [{ iface = "b:late1", addresses = "10.9.0.2/24" }, "br:late0"]
+    "#)]
+    #[ignore = "run by capture checks"]
+    fn fails_on_a_bridge_after_moving_an_interface(net: &Net) {
+        if active() {
+            net.node("a").ping("10.0.0.2").unwrap();
+            let br = net.node("br");
+            br.move_interface("late0", net.host()).unwrap();
+            net.host()
+                .add_address("late0", "10.9.0.1/24".parse().unwrap())
+                .unwrap();
+            net.host().set_link_up("late0", true).unwrap();
+            // The moved end needs a moment for carrier; retry the first ping.
+            let mut ok = false;
+            for _ in 0..50 {
+                if net.host().ping("10.9.0.2").is_ok() {
+                    ok = true;
+                    break;
+                }
+            }
+            assert!(ok, "host could not reach b over the moved interface");
+            panic!("victim failed on purpose");
+        }
+    }
+}
+
+fn run_victim(name: &str, artifacts: Option<&Path>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        &format!("capture::victims::{name}"),
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(victims::ACTIVE, "1")
+    .env_remove("NETNS_TEST_CAPTURE")
+    .env_remove("NETNS_TEST_TIMEOUT");
+    match artifacts {
+        Some(dir) => cmd.env("NETNS_TEST_ARTIFACTS", dir),
+        None => cmd.env_remove("NETNS_TEST_ARTIFACTS"),
+    };
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A fresh artifacts root for one check.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netns-test-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn trace_in(root: &Path, victim: &str) -> PathBuf {
+    root.join("it/capture/victims")
+        .join(victim)
+        .join("trace.pcapng")
+}
+
+/// What a trace holds: interface names in IDB order, and per packet the interface
+/// name, whether it went out, and the bytes.
+struct Trace {
+    ifaces: Vec<String>,
+    packets: Vec<(String, bool, Vec<u8>)>,
+    stats: usize,
+}
+
+fn read_trace(path: &Path) -> Trace {
+    let file =
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("no trace at {}: {e}", path.display()));
+    let mut reader = PcapNgReader::new(file).unwrap();
+    let mut t = Trace {
+        ifaces: Vec::new(),
+        packets: Vec::new(),
+        stats: 0,
+    };
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    while let Some(block) = reader.next_block() {
+        match block.unwrap() {
+            Block::InterfaceDescription(idb) => {
+                assert!(
+                    idb.options
+                        .iter()
+                        .any(|o| matches!(o, InterfaceDescriptionOption::IfTsResol(9))),
+                    "nanosecond timestamps"
+                );
+                let name = idb.options.iter().find_map(|o| match o {
+                    InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+                    _ => None,
+                });
+                t.ifaces.push(name.expect("every interface has a name"));
+            }
+            Block::EnhancedPacket(epb) => {
+                let out = epb
+                    .options
+                    .iter()
+                    .any(|o| matches!(o, EnhancedPacketOption::Flags(f) if f & 3 == 2));
+                let iface = t.ifaces[epb.interface_id as usize].clone();
+                t.packets.push((iface, out, epb.data.into_owned()));
+            }
+            Block::InterfaceStatistics(_) => t.stats += 1,
+            _ => {}
+        }
+    }
+    t
+}
+
+/// An IPv4 ICMP echo request in an Ethernet frame.
+fn is_echo_request(frame: &[u8]) -> bool {
+    frame.len() > 34 && frame[12..14] == [8, 0] && frame[23] == 1 && frame[34] == 8
+}
+
+/// An IPv4 TCP segment with SYN set.
+fn is_tcp_syn(frame: &[u8]) -> bool {
+    frame.len() > 47 && frame[12..14] == [8, 0] && frame[23] == 6 && frame[47] & 2 != 0
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_failing_test_leaves_a_trace_of_every_interface() {
+    let root = scratch("fails");
+    let out = run_victim("fails_after_traffic", Some(&root), &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    let path = trace_in(&root, "fails_after_traffic");
+    assert!(t.contains(&format!("written to {}", path.display())), "{t}");
+
+    let trace = read_trace(&path);
+    for name in [
+        "host/lo",
+        "ns1/lo",
+        "ns1/veth-ns1",
+        "ns2/lo",
+        "ns2/veth-ns2",
+    ] {
+        assert!(
+            trace.ifaces.contains(&name.to_owned()),
+            "{name} in {:?}",
+            trace.ifaces
+        );
+    }
+    assert_eq!(
+        trace.stats,
+        trace.ifaces.len(),
+        "one statistics block per interface"
+    );
+    let on = |iface: &str, out: bool, pred: &dyn Fn(&[u8]) -> bool| {
+        trace
+            .packets
+            .iter()
+            .filter(|(i, o, d)| i == iface && *o == out && pred(d))
+            .count()
+    };
+    // Both directions, on both ends of the pair.
+    assert_eq!(on("ns1/veth-ns1", true, &is_echo_request), 1);
+    assert_eq!(on("ns2/veth-ns2", false, &is_echo_request), 1);
+    assert_eq!(on("ns1/veth-ns1", true, &is_tcp_syn), 1);
+    assert_eq!(on("ns2/veth-ns2", false, &is_tcp_syn), 1);
+    assert_eq!(
+        on("ns1/veth-ns1", true, &|d| contains(d, b"hello from ns1")),
+        1
+    );
+
+    // The failure message: the panic, the counts, then the last packets.
+    assert!(t.contains("victim failed on purpose"), "{t}");
+    assert!(t.contains("packets per interface: "), "{t}");
+    assert!(t.contains("packets per interface: ns1/veth-ns1 "), "{t}");
+    assert!(
+        t.contains("ns1/veth-ns1 In  IP 192.168.1.2 > 192.168.1.1: ICMP echo reply, id "),
+        "{t}"
+    );
+    assert!(
+        t.contains("ns1/veth-ns1 Out IP 192.168.1.1.")
+            && t.contains(" > 192.168.1.2.7000: Flags [S], seq "),
+        "{t}"
+    );
+    assert!(t.contains(": Flags [P.], seq "), "{t}");
+    assert!(t.contains("payload 14, length 80"), "{t}");
+    assert!(summary_lines(&t) >= 24, "{t}");
+
+    check_with_tshark(&path, &["ns1/veth-ns1", "ns2/veth-ns2"]);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `tshark -r FILE` reads the trace and shows the `node/iface` names, when tshark is
+/// installed (CI installs it).
+fn check_with_tshark(path: &Path, names: &[&str]) {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(["-T", "fields", "-e", "frame.interface_name"])
+        .output();
+    match out {
+        Err(e) => println!("tshark not available ({e}): skipped the tshark check"),
+        Ok(out) => {
+            let t = text(&out);
+            assert!(out.status.success(), "tshark could not read the trace: {t}");
+            for name in names {
+                assert!(
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .any(|l| l == *name),
+                    "tshark shows no packet on {name}: {t}"
+                );
+            }
+            println!("tshark read the trace");
+        }
+    }
+}
+
+/// How many packets the failure message summarised.
+fn summary_lines(t: &str) -> usize {
+    t.lines()
+        .skip_while(|l| !l.starts_with("last "))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .count()
+}
+
+/// The packet count in "packet trace (N packets on M interfaces)".
+fn packets_in_message(t: &str) -> usize {
+    let rest = t.split("packet trace (").nth(1).expect("a trace line");
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_default_location_is_under_the_target_directory() {
+    let out = run_victim("returns_err_after_ping", None, &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("Error: victim returned Err on purpose"), "{t}");
+    // target/debug/deps/it-HASH -> target/netns-test/it/...
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap();
+    let path = trace_in(&target.join("netns-test"), "returns_err_after_ping");
+    assert!(t.contains(&format!("written to {}", path.display())), "{t}");
+    let trace = read_trace(&path);
+    assert!(
+        trace
+            .packets
+            .iter()
+            .any(|(i, _, d)| i == "ns1/veth-ns1" && is_echo_request(d))
+    );
+    assert_eq!(trace.packets.len(), packets_in_message(&t));
+    assert_eq!(
+        summary_lines(&t),
+        packets_in_message(&t).min(20),
+        "by default 20: {t}"
+    );
+
+    // A rerun replaces the trace; a pass removes it.
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    run_victim("returns_err_after_ping", None, &[]);
+    assert!(std::fs::metadata(&path).unwrap().modified().unwrap() >= before);
+    let dir = path.parent().unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "old traces are replaced, not accumulated");
+}
+
+#[test]
+fn a_hung_test_times_out_with_its_trace() {
+    let root = scratch("hangs");
+    let start = std::time::Instant::now();
+    let out = run_victim("hangs_after_ping", Some(&root), &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "{t}");
+    assert!(t.contains("the test timed out after 2s"), "{t}");
+    let trace = read_trace(&trace_in(&root, "hangs_after_ping"));
+    assert!(
+        trace
+            .packets
+            .iter()
+            .any(|(i, _, d)| i == "ns2/veth-ns2" && is_echo_request(d)),
+        "the ping before the hang is in the trace"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn the_environment_sets_the_default_timeout() {
+    let root = scratch("env-timeout");
+    // The attribute wins over the environment: still 2s, not 1s.
+    let out = run_victim(
+        "hangs_after_ping",
+        Some(&root),
+        &[("NETNS_TEST_TIMEOUT", "1s")],
+    );
+    assert!(text(&out).contains("timed out after 2s"), "{}", text(&out));
+    let out = run_victim("passes", Some(&root), &[("NETNS_TEST_TIMEOUT", "soon")]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("NETNS_TEST_TIMEOUT=\"soon\" is not a duration"),
+        "{t}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_passing_test_writes_nothing_unless_asked() {
+    let root = scratch("passes");
+    let out = run_victim("passes", Some(&root), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!root.exists(), "a passing test wrote {}", root.display());
+
+    let out = run_victim("passes_with_capture_always", Some(&root), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let trace = read_trace(&trace_in(&root, "passes_with_capture_always"));
+    assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
+
+    let out = run_victim("passes", Some(&root), &[("NETNS_TEST_CAPTURE", "always")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(trace_in(&root, "passes").is_file());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn capture_never_writes_nothing() {
+    let root = scratch("never");
+    let out = run_victim("fails_with_capture_never", Some(&root), &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("victim failed on purpose"), "{t}");
+    assert!(!t.contains("packet trace"), "{t}");
+    assert!(!root.exists());
+    // The environment turns capture off for tests that do not choose.
+    let out = run_victim(
+        "fails_after_traffic",
+        Some(&root),
+        &[("NETNS_TEST_CAPTURE", "never")],
+    );
+    assert!(!text(&out).contains("packet trace"), "{}", text(&out));
+    assert!(!root.exists());
+}
+
+#[test]
+fn the_memory_cap_keeps_the_newest_packets() {
+    let root = scratch("cap");
+    let out = run_victim("fails_over_the_memory_cap", Some(&root), &[]);
+    let t = text(&out);
+    assert!(t.contains("memory cap dropped the oldest"), "{t}");
+    assert!(t.contains("last 3 packets"), "{t}");
+    let trace = read_trace(&trace_in(&root, "fails_over_the_memory_cap"));
+    let bytes: usize = trace.packets.iter().map(|(_, _, d)| d.len() + 64).sum();
+    assert!(bytes <= 4096, "{bytes} bytes kept");
+    // The newest survive: the last pings, not the TCP handshake.
+    assert!(!trace.packets.iter().any(|(_, _, d)| is_tcp_syn(d)));
+    assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn bridges_ports_and_interfaces_moved_at_run_time_are_captured() {
+    let root = scratch("bridge");
+    let out = run_victim(
+        "fails_on_a_bridge_after_moving_an_interface",
+        Some(&root),
+        &[],
+    );
+    let t = text(&out);
+    assert!(t.contains("victim failed on purpose"), "{t}");
+    let trace = read_trace(&trace_in(
+        &root,
+        "fails_on_a_bridge_after_moving_an_interface",
+    ));
+    let echo_on = |iface: &str| {
+        trace
+            .packets
+            .iter()
+            .any(|(i, _, d)| i == iface && is_echo_request(d))
+    };
+    for iface in [
+        "a/eth0",
+        "br/pa",
+        "br/pb",
+        "b/eth0",
+        "host/late0",
+        "b/late1",
+    ] {
+        assert!(
+            echo_on(iface),
+            "no echo request on {iface}: {:?}",
+            trace.ifaces
+        );
+    }
+    // The bridge device itself sees the flooded ARP request.
+    assert!(
+        trace
+            .packets
+            .iter()
+            .any(|(i, _, d)| i == "br/br0" && d.len() > 14 && d[12..14] == [8, 6]),
+        "no ARP on br/br0"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
