@@ -55,29 +55,23 @@ pub(crate) struct BuiltNode {
     pub(crate) nl: Netlink,
 }
 
-/// Puts the thread back in the host namespace however the build ends.
-struct BackHome<'a>(&'a OwnedFd);
-
-impl Drop for BackHome<'_> {
-    fn drop(&mut self) {
-        // The descriptor is valid; failing to re-enter our own namespace would leave
-        // nothing sensible to do.
-        let _ = ns::setns_net(self.0.as_fd());
-    }
-}
-
-/// The sysctls every node gets before its own: no duplicate address detection, so
+/// The sysctls every node gets before its own when the topology uses IPv6: no
+/// duplicate address detection, so
 /// IPv6 addresses are usable at once (the harness's addresses are known unique).
 const NODE_DEFAULTS: [(&str, &str); 2] = [
     ("/proc/sys/net/ipv6/conf/all/accept_dad", "0"),
     ("/proc/sys/net/ipv6/conf/default/accept_dad", "0"),
 ];
 
-fn write_sysctls(spec: &NodeSpec) -> Result<()> {
-    let mut all: Vec<(String, String)> = NODE_DEFAULTS
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+fn write_sysctls(spec: &NodeSpec, v6: bool) -> Result<()> {
+    let mut all: Vec<(String, String)> = Vec::new();
+    if v6 {
+        all.extend(
+            NODE_DEFAULTS
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+    }
     if spec.forwarding {
         all.push(("/proc/sys/net/ipv4/ip_forward".into(), "1".into()));
         all.push(("/proc/sys/net/ipv6/conf/all/forwarding".into(), "1".into()));
@@ -99,32 +93,81 @@ fn write_sysctls(spec: &NodeSpec) -> Result<()> {
     Ok(())
 }
 
+/// Whether the topology uses IPv6 at all (then duplicate address detection is turned
+/// off in every node, so link-local addresses are usable at once too).
+fn uses_v6(topo: &Topology) -> bool {
+    topo.interfaces()
+        .iter()
+        .any(|i| i.config.addresses.iter().any(|a| a.addr().is_ipv6()))
+        || topo.nodes.iter().any(|n| {
+            n.routes
+                .iter()
+                .any(|r| r.dest.family() == netns_test_topology::Family::V6)
+        })
+}
+
+/// Creates the namespace of one node on the calling thread, which stays in it.
+fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
+    let netns = ns::new_netns_here()
+        .map_err(|e| Error::io(Some(&spec.name), "creating a network namespace", e))?;
+    write_sysctls(spec, v6)?;
+    let nl =
+        Netlink::open().map_err(|e| Error::io(Some(&spec.name), "opening a netlink socket", e))?;
+    Ok(BuiltNode {
+        name: spec.name.clone(),
+        netns,
+        nl,
+    })
+}
+
+/// Nodes per thread below which creating namespaces on more threads does not pay.
+const NODES_PER_THREAD: usize = 16;
+
 /// Creates every node's namespace. The calling thread must stand in the test's root
-/// namespace, which becomes `host`; it stands there again afterwards.
+/// namespace, which becomes `host`, and never leaves it: the other namespaces are
+/// created on helper threads (several for large topologies: namespace creation is
+/// largely parallel in the kernel), each of which ends standing in its last one.
 fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
-    let host_fd = ns::current_netns()
+    let v6 = uses_v6(topo);
+    let others: Vec<&NodeSpec> = topo.nodes.iter().filter(|n| n.name != HOST).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(others.len().div_ceil(NODES_PER_THREAD))
+        .max(1);
+    let chunk = others.len().div_ceil(threads).max(1);
+    let mut created: Vec<Result<BuiltNode>> = Vec::with_capacity(others.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = others
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|spec| make_namespace(spec, v6))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(v) => created.extend(v),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    });
+    let host_netns = ns::current_netns()
         .map_err(|e| Error::io(Some(HOST), "opening /proc/thread-self/ns/net", e))?;
-    let _home = BackHome(&host_fd);
+    if let Some(spec) = topo.node(HOST) {
+        write_sysctls(spec, v6)?;
+    }
+    let nl = Netlink::open().map_err(|e| Error::io(Some(HOST), "opening a netlink socket", e))?;
     let mut out = Vec::with_capacity(topo.nodes.len());
-    for spec in &topo.nodes {
-        let netns = if spec.name == HOST {
-            ns::setns_net(host_fd.as_fd())
-                .map_err(|e| Error::io(Some(HOST), "entering the host namespace", e))?;
-            host_fd
-                .try_clone()
-                .map_err(|e| Error::io(Some(HOST), "duplicating a namespace handle", e))?
-        } else {
-            ns::new_netns_here()
-                .map_err(|e| Error::io(Some(&spec.name), "creating a network namespace", e))?
-        };
-        write_sysctls(spec)?;
-        let nl = Netlink::open()
-            .map_err(|e| Error::io(Some(&spec.name), "opening a netlink socket", e))?;
-        out.push(BuiltNode {
-            name: spec.name.clone(),
-            netns,
-            nl,
-        });
+    out.push(BuiltNode {
+        name: HOST.to_owned(),
+        netns: host_netns,
+        nl,
+    });
+    for node in created {
+        out.push(node?);
     }
     Ok(out)
 }
@@ -372,7 +415,9 @@ fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
 
 /// Builds `topo`. Returns the nodes in topology order (`host` first).
 pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
+    let mut clock = PhaseClock::new();
     let mut nodes = make_namespaces(topo)?;
+    clock.lap("namespaces");
     let pos: HashMap<&str, usize> = topo
         .nodes
         .iter()
@@ -416,7 +461,9 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         }
     }
     let probe_kinds: Vec<Vec<Option<&str>>> = probe.kinds.clone();
+    clock.lap("plan");
     let refused = probe.run(&mut nodes)?;
+    clock.lap("first device of each kind");
     let mut missing = Vec::new();
     let mut other = Vec::new();
     for (n, req, refusal) in refused {
@@ -446,6 +493,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     let refused = rest.run(&mut nodes)?;
     first_error(&nodes, refused)?;
+    clock.lap("devices");
 
     // Phase 3: bridge ports and addresses.
     let mut phase = Phase::new(nodes.len());
@@ -495,6 +543,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     let refused = phase.run(&mut nodes)?;
     first_error(&nodes, refused)?;
 
+    clock.lap("ports and addresses");
     // Phase 4: routes.
     let mut phase = Phase::new(nodes.len());
     for (n, node) in topo.nodes.iter().enumerate() {
@@ -518,8 +567,55 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             }
         }
     }
+    clock.lap("routes");
     wait_until_up(&mut nodes, pending)?;
+    clock.lap("links up");
+    clock.report(topo.nodes.len());
     Ok(nodes)
+}
+
+/// Per-phase timings, printed to stderr when `NETNS_TEST_TIMING` is set: where a
+/// build's time goes, to keep the per-test path honest.
+struct PhaseClock {
+    on: bool,
+    start: Instant,
+    last: Instant,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl PhaseClock {
+    fn new() -> PhaseClock {
+        let now = Instant::now();
+        PhaseClock {
+            on: std::env::var_os("NETNS_TEST_TIMING").is_some(),
+            start: now,
+            last: now,
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, what: &'static str) {
+        if self.on {
+            let now = Instant::now();
+            self.laps.push((what, now - self.last));
+            self.last = now;
+        }
+    }
+
+    fn report(&self, nodes: usize) {
+        if self.on {
+            let laps: Vec<String> = self
+                .laps
+                .iter()
+                .map(|(w, d)| format!("{w} {:.2}", d.as_secs_f64() * 1e3))
+                .collect();
+            eprintln!(
+                "netns-test timing: build of {nodes} nodes {:.2} ms: {} (ms)",
+                self.start.elapsed().as_secs_f64() * 1e3,
+                laps.join(", ")
+            );
+        }
+    }
 }
 
 /// How long the kernel gets to report links up before the build gives up.

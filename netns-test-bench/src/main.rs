@@ -1,0 +1,183 @@
+//! netns-test's benchmark. Prints, for each scenario, the median, min and max over
+//! repeated runs, beside the comparisons run in the same process: the seeds' shell way
+//! (`ip netns`, one process per step) and `ip -batch`.
+//!
+//! ```text
+//! cargo run --release -p netns-test-bench            # a couple of minutes
+//! cargo run --release -p netns-test-bench -- --quick # seconds
+//! ```
+//!
+//! Each netns-test row goes through exactly the path a `#[netns_test]` takes: the
+//! benchmark calls the same entry point, which re-executes this binary as the test's
+//! isolated child (this `main` recognises the child and runs it), builds the topology,
+//! runs a no-op body and reports back. Timed from the call to the verdict, teardown
+//! (the child's exit) included.
+
+mod shell;
+mod stats;
+mod topo;
+
+use std::time::{Duration, Instant};
+
+use netns_test::__private::{Outcome, TestSpec, run_test};
+
+use crate::stats::{Row, Table};
+
+/// The variable the runtime sets in a test's child (the runner's `CHILD_ENV`).
+const CHILD_ENV: &str = "__NETNS_TEST_CHILD";
+
+/// A scenario the child can rebuild from its name alone.
+fn topology_for(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("scenario::")?;
+    if rest == "pair" {
+        return Some(topo::pair());
+    }
+    let n: usize = rest.strip_prefix("chain")?.parse().ok()?;
+    Some(topo::chain(n))
+}
+
+fn spec_for(name: &'static str) -> TestSpec {
+    let text = topology_for(&format!("scenario::{name}")).unwrap_or_default();
+    TestSpec {
+        module_path: "bench::scenario",
+        name,
+        topology: Box::leak(text.into_boxed_str()),
+        origin: "<bench>",
+    }
+}
+
+fn noop(_: &netns_test::Net) -> Outcome {
+    Outcome::Pass
+}
+
+/// One isolated test of `name`, timed from the call to the verdict.
+fn one(spec: &TestSpec) -> Duration {
+    let t = Instant::now();
+    run_test(spec, noop);
+    t.elapsed()
+}
+
+fn repeat(spec: &TestSpec, n: usize) -> Vec<Duration> {
+    one(spec); // warm the page cache and the binary
+    (0..n).map(|_| one(spec)).collect()
+}
+
+/// The largest peak RSS among the children waited for so far (the per-test children
+/// included: the kernel counts grandchildren that were waited for).
+fn max_rss_children_kib() -> i64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map(|u| u.max_rss())
+        .unwrap_or(-1)
+}
+
+fn self_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    if let Ok(name) = std::env::var(CHILD_ENV) {
+        // The isolated child of one scenario run.
+        let Some(local) = name.strip_prefix("scenario::") else {
+            std::process::exit(2)
+        };
+        let spec = spec_for(Box::leak(local.to_owned().into_boxed_str()));
+        run_test(&spec, noop);
+        std::process::exit(3); // run_test never returns in the child
+    }
+    let quick = std::env::args().any(|a| a == "--quick");
+    let root = nix_is_root();
+    let (n_pair, n_chain, n_big, suite) = if quick {
+        (30, 3, 1, 50)
+    } else {
+        (200, 10, 3, 200)
+    };
+    let mut table = Table::default();
+
+    let pair = spec_for("pair");
+    let ours = repeat(&pair, n_pair);
+    table.push(Row::new(
+        "two nodes, one veth: netns-test (whole test)",
+        &ours,
+    ));
+    if root {
+        let shell = shell::repeat_pair_shell(n_pair.min(50));
+        table.push(Row::new(
+            "two nodes, one veth: shell way (ip netns)",
+            &shell,
+        ));
+        table.ratio("shell way / netns-test", &shell, &ours);
+        let wrapper = shell::repeat_wrapper_only(n_pair.min(50));
+        table.push(Row::new(
+            "  of which the shell way's unshare+tmpfs wrapper",
+            &wrapper,
+        ));
+    } else {
+        table.note("shell way (ip netns): skipped, needs root");
+    }
+    let unshare = shell::repeat_cmd(&["unshare", "-Urn", "true"], n_pair.min(50));
+    table.push(Row::new("floor: unshare -Urn true", &unshare));
+
+    let chain100 = spec_for("chain100");
+    let ours100 = repeat(&chain100, n_chain);
+    table.push(Row::new(
+        "100-node chain: netns-test (build + teardown)",
+        &ours100,
+    ));
+    let batch = shell::repeat_chain_batch(100, n_chain);
+    table.push(Row::new(
+        "100-node chain: ip -batch in a user namespace",
+        &batch,
+    ));
+    table.ratio("netns-test / ip -batch", &ours100, &batch);
+
+    let chain1000 = spec_for("chain1000");
+    let ours1000 = repeat(&chain1000, n_big);
+    table.push(Row::new("1000-node chain: netns-test", &ours1000));
+
+    let wall = suite_wall(&pair, suite, 2);
+    table.note(&format!(
+        "{suite}-test suite of two-node tests on 2 threads: {:.2} s wall",
+        wall.as_secs_f64()
+    ));
+
+    let rss_before = self_rss_kib();
+    let runs = if quick { 100 } else { 1000 };
+    for _ in 0..runs {
+        one(&pair);
+    }
+    let rss_after = self_rss_kib();
+    table.note(&format!(
+        "memory: largest child peak RSS {} KiB; runner RSS {} KiB before and {} KiB after {runs} more tests",
+        max_rss_children_kib(),
+        rss_before,
+        rss_after
+    ));
+    table.print();
+}
+
+fn nix_is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Runs `n` isolated tests on `threads` threads, like libtest with `--test-threads`.
+fn suite_wall(spec: &TestSpec, n: usize, threads: usize) -> Duration {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                    one(spec);
+                }
+            });
+        }
+    });
+    t.elapsed()
+}

@@ -1,0 +1,74 @@
+//! The comparisons: the seeds' shell way and `ip -batch`, each started as a process and
+//! timed from spawn to exit.
+//!
+//! Both run inside a private mount namespace with a tmpfs on /run, so `ip netns add`
+//! never touches the machine's /run/netns; the chain batch also runs inside a user
+//! namespace, as netns-test does.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::topo;
+
+fn time(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let d = t.elapsed();
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    d
+}
+
+/// Times `argv` `n` times.
+pub(crate) fn repeat_cmd(argv: &[&str], n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| time(Command::new(argv[0]).args(&argv[1..])))
+        .collect()
+}
+
+fn in_private_run(script: &str, user_ns: bool) -> Command {
+    let mut c = Command::new("unshare");
+    if user_ns {
+        c.args(["--user", "--map-root-user", "--net"]);
+    }
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!("mount -t tmpfs tmpfs /run && {{\n{script}\n}}"));
+    c
+}
+
+/// The S1 pair with one `ip` process per step (root only).
+pub(crate) fn repeat_pair_shell(n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| time(&mut in_private_run(topo::pair_shell_script(), false)))
+        .collect()
+}
+
+/// The wrapper of [`repeat_pair_shell`] alone.
+pub(crate) fn repeat_wrapper_only(n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| time(&mut in_private_run("true", false)))
+        .collect()
+}
+
+/// An `n`-node chain configured with `ip -batch` (one batch for namespaces and links,
+/// one per namespace for the rest) in a user namespace.
+pub(crate) fn repeat_chain_batch(n: usize, runs: usize) -> Vec<Duration> {
+    let dir = std::env::temp_dir().join(format!("netns-test-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (first, per_ns) = topo::chain_batches(n);
+    std::fs::write(dir.join("first"), first).expect("write batch");
+    let mut script = format!("set -e\nip -batch {}/first\n", dir.display());
+    for (ns, batch) in &per_ns {
+        let f = dir.join(format!("ns-{ns}"));
+        std::fs::write(&f, batch).expect("write batch");
+        script.push_str(&format!("ip -n {ns} -batch {}\n", f.display()));
+    }
+    let out = (0..runs)
+        .map(|_| time(&mut in_private_run(&script, true)))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}

@@ -1,0 +1,92 @@
+//! Medians and the printed table.
+
+use std::time::Duration;
+
+/// One measured row: label and timings in milliseconds.
+pub(crate) struct Row {
+    label: String,
+    median: f64,
+    min: f64,
+    max: f64,
+    n: usize,
+}
+
+fn ms(d: &Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub(crate) fn median(samples: &[Duration]) -> f64 {
+    let mut v: Vec<f64> = samples.iter().map(ms).collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+impl Row {
+    pub(crate) fn new(label: &str, samples: &[Duration]) -> Row {
+        let v: Vec<f64> = samples.iter().map(ms).collect();
+        Row {
+            label: label.to_owned(),
+            median: median(samples),
+            min: v.iter().copied().fold(f64::INFINITY, f64::min),
+            max: v.iter().copied().fold(0.0, f64::max),
+            n: v.len(),
+        }
+    }
+}
+
+enum Line {
+    Row(Row),
+    Note(String),
+}
+
+/// The benchmark's output.
+#[derive(Default)]
+pub(crate) struct Table {
+    lines: Vec<Line>,
+}
+
+impl Table {
+    pub(crate) fn push(&mut self, row: Row) {
+        eprintln!("  measured: {} (median {:.2} ms)", row.label, row.median);
+        self.lines.push(Line::Row(row));
+    }
+
+    pub(crate) fn note(&mut self, text: &str) {
+        eprintln!("  measured: {text}");
+        self.lines.push(Line::Note(text.to_owned()));
+    }
+
+    /// A ratio of two medians.
+    pub(crate) fn ratio(&mut self, label: &str, a: &[Duration], b: &[Duration]) {
+        self.note(&format!("ratio {label}: {:.1}x", median(a) / median(b)));
+    }
+
+    pub(crate) fn print(&self) {
+        println!(
+            "| {:<52} | {:>10} | {:>10} | {:>10} | {:>5} |",
+            "scenario", "median ms", "min ms", "max ms", "runs"
+        );
+        println!(
+            "|{:-<54}|{:->12}|{:->12}|{:->12}|{:->7}|",
+            "", "", "", "", ""
+        );
+        for l in &self.lines {
+            if let Line::Row(r) = l {
+                println!(
+                    "| {:<52} | {:>10.2} | {:>10.2} | {:>10.2} | {:>5} |",
+                    r.label, r.median, r.min, r.max, r.n
+                );
+            }
+        }
+        println!();
+        for l in &self.lines {
+            if let Line::Note(n) = l {
+                println!("- {n}");
+            }
+        }
+    }
+}
