@@ -77,7 +77,7 @@ fn route(r: &Route) -> String {
 fn bridge_of(t: &Topology, e: &Endpoint) -> Option<usize> {
     t.bridges
         .iter()
-        .position(|b| b.node == e.node && b.ports.iter().any(|p| *p == e.iface))
+        .position(|b| b.node == e.node && b.ports.contains(&e.iface))
 }
 
 /// Quotes a DOT string.

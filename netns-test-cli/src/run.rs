@@ -79,7 +79,9 @@ pub(crate) fn run_one(file: &Path, keep_going: bool) -> u8 {
             return SETUP_FAILED;
         }
     };
-    let opts = Options::default().keep_going(keep_going);
+    let opts = Options::default()
+        .keep_going(keep_going)
+        .trace_to(scenario::default_trace_path(file));
     let mut out = std::io::stdout();
     let result = scenario::run_topology(topology, &opts, |e| {
         let _ = write!(out, "{e}");
@@ -87,7 +89,7 @@ pub(crate) fn run_one(file: &Path, keep_going: bool) -> u8 {
     });
     match result {
         Ok(report) => {
-            println!("{report}");
+            let _ = writeln!(std::io::stdout(), "{report}");
             if report.passed() { 0 } else { 1 }
         }
         Err(e) => {

@@ -54,7 +54,16 @@ fn run_a_passing_scenario_reports_every_step() {
 
 #[test]
 fn run_a_failing_scenario_says_which_step_what_was_expected_and_what_happened() {
-    let out = cli(&["run", FAILING]);
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-failing");
+    let trace = artifacts.join("scenarios/failing/trace.pcapng");
+    let _ = std::fs::remove_file(&trace);
+    let out = Command::new(env!("CARGO_BIN_EXE_netns-test"))
+        .args(["run", FAILING])
+        .current_dir(root())
+        .env("NETNS_TEST_ARTIFACTS", &artifacts)
+        .env_remove("NETNS_TEST_CAPTURE")
+        .output()
+        .unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     has(
@@ -66,7 +75,15 @@ fn run_a_failing_scenario_says_which_step_what_was_expected_and_what_happened() 
             "      expected: a reply with ttl 63\n      got:      reply from 192.168.1.2, ttl 64\n",
             "  [3/3] ping ns2 -> ns1 (192.168.1.1): reply ... not run\n",
             &format!("{FAILING}: FAILED. 1 step passed, 1 failed, 1 not run ("),
+            &format!("written to {}\n", trace.display()),
+            "ns1/veth-ns1 Out IP 192.168.1.1 > 192.168.1.2: ICMP echo request",
         ],
+    );
+    let pcapng = std::fs::read(&trace).expect("the trace is written");
+    assert_eq!(
+        pcapng.get(..4),
+        Some(&[0x0a, 0x0d, 0x0d, 0x0a][..]),
+        "a pcapng section header"
     );
 }
 

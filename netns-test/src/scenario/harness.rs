@@ -131,14 +131,23 @@ fn child(path: &Path) -> ! {
         eprintln!("netns-test: {e}");
         std::process::exit(2)
     }
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let root = std::env::var_os(crate::capture::settings::ARTIFACTS_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let trace = std::env::current_exe()
+        .map(|exe| crate::capture::artifacts::trace_path(&exe, &stem, root.as_deref()))
+        .unwrap_or_else(|_| super::default_trace_path(path));
     let mut stdout = std::io::stdout();
-    let result = super::run_file(path, &Options::default(), |e| {
+    let result = super::run_file(path, &Options::default().trace_to(trace), |e| {
         let _ = write!(stdout, "{e}");
         let _ = stdout.flush();
     });
     let code = match result {
         Ok(report) => {
-            println!("{report}");
+            let _ = writeln!(std::io::stdout(), "{report}");
             if report.passed() { 0 } else { 1 }
         }
         Err(e) => {

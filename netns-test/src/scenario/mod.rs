@@ -32,8 +32,9 @@ mod connect;
 mod harness;
 mod report;
 mod steps;
+mod trace;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use netns_test_topology::{Check, Topology};
@@ -92,6 +93,11 @@ impl StepResult {
 pub struct Options {
     /// Run every step even after one failed (default: stop at the first failure).
     pub keep_going: bool,
+    /// Capture every packet of the run and write it here as pcapng when a step fails
+    /// ([`run_topology`] and [`run_file`] only; default: no capture).
+    /// `NETNS_TEST_CAPTURE=never|always` and the other capture variables of
+    /// `#[netns_test]` apply.
+    pub trace: Option<PathBuf>,
 }
 
 impl Options {
@@ -100,6 +106,26 @@ impl Options {
         self.keep_going = yes;
         self
     }
+
+    /// Sets [`Options::trace`].
+    pub fn trace_to(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trace = Some(path.into());
+        self
+    }
+}
+
+/// Where a scenario file's trace goes by default:
+/// `$NETNS_TEST_ARTIFACTS/scenarios/<file stem>/trace.pcapng`, or the same under
+/// `<temp dir>/netns-test` when that variable is unset.
+pub fn default_trace_path(scenario: impl AsRef<Path>) -> PathBuf {
+    let root = std::env::var_os("NETNS_TEST_ARTIFACTS")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| std::env::temp_dir().join("netns-test"), PathBuf::from);
+    let stem = scenario
+        .as_ref()
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    root.join("scenarios").join(stem).join("trace.pcapng")
 }
 
 /// Runs the topology's checks against `net`, in order, and returns the report.
@@ -147,6 +173,7 @@ pub fn run_checks_with(net: &Net, opts: &Options, mut on_event: impl FnMut(Event
         build_time: None,
         run_time: start.elapsed(),
         steps,
+        trace: None,
     }
 }
 
@@ -175,7 +202,11 @@ pub fn run_topology(
         topology: net.topology(),
         elapsed: build_time,
     });
+    let capture = opts.trace.as_ref().map(|_| trace::start(&net));
     let mut report = run_checks_with(&net, opts, &mut on_event);
     report.build_time = Some(build_time);
+    if let (Some(c), Some(path)) = (capture, &opts.trace) {
+        report.trace = trace::finish(c, !report.passed(), path);
+    }
     Ok(report)
 }

@@ -140,6 +140,9 @@ pub struct Report {
     pub run_time: Duration,
     /// Every step, in order.
     pub steps: Vec<StepResult>,
+    /// Where the packet trace was written and its last packets, when a capture ran
+    /// and the scenario failed (see [`Options::trace`](super::Options::trace)).
+    pub trace: Option<String>,
 }
 
 impl Report {
@@ -186,6 +189,9 @@ impl fmt::Display for Report {
                 let text = FailureText(expected, observed).to_string();
                 write!(f, "{}", text.trim_end())?;
             }
+        }
+        if let Some(t) = &self.trace {
+            write!(f, "\n{t}")?;
         }
         Ok(())
     }
