@@ -25,9 +25,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build each topology, run its [[checks]], and report every step.
+    /// Build each topology, run the steps of its `checks` tables, and report each.
     Run {
-        /// Scenario files (topology files with [[checks]]).
+        /// Scenario files (topology files with `checks` tables).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Keep running the steps of a scenario after one fails.
