@@ -12,7 +12,7 @@ pub(crate) fn check(files: &[PathBuf]) -> u8 {
         match netns_test::load(file) {
             Ok(t) => {
                 let nodes = t.nodes.len().saturating_sub(1);
-                println!(
+                outln!(
                     "ok: {} ({nodes} nodes + host, {} links, {} bridges, {} devices, {} checks)",
                     file.display(),
                     t.links.len(),

@@ -33,9 +33,9 @@ pub(crate) fn doctor() -> u8 {
         .map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned());
     // Read before isolating: afterwards /proc shows the new namespaces.
     let isolated = netns_test::isolate();
-    println!("netns-test doctor (kernel {kernel})");
-    println!();
-    println!("{:<10} {:<16} {:<9} DETAIL", "AREA", "FEATURE", "STATUS");
+    outln!("netns-test doctor (kernel {kernel})");
+    outln!();
+    outln!("{:<10} {:<16} {:<9} DETAIL", "AREA", "FEATURE", "STATUS");
     let status = match &isolated {
         Ok(()) => {
             let detail = facts
@@ -68,15 +68,15 @@ pub(crate) fn doctor() -> u8 {
         };
         row(&p.kind.to_string(), p.name, word, &detail);
     }
-    println!();
+    outln!();
     if status != 0 {
-        println!(
+        outln!(
             "User namespaces are blocked: netns-test cannot build anything until that is fixed (see above)."
         );
     } else if missing.is_empty() {
-        println!("Everything netns-test can use is available.");
+        outln!("Everything netns-test can use is available.");
     } else {
-        println!(
+        outln!(
             "Topologies that use the missing features fail before building, naming the option. \
              To get them: a kernel with {} (or their modules loaded).",
             missing.join(", ")
@@ -86,5 +86,5 @@ pub(crate) fn doctor() -> u8 {
 }
 
 fn row(area: &str, feature: &str, status: &str, detail: &str) {
-    println!("{area:<10} {feature:<16} {status:<9} {detail}");
+    outln!("{area:<10} {feature:<16} {status:<9} {detail}");
 }

@@ -23,10 +23,10 @@ pub(crate) fn graph(file: &Path, format: Format) -> u8 {
         }
     };
     match format {
-        Format::Text => print!("{}", text(&t)),
-        Format::Dot => print!("{}", dot(&t)),
+        Format::Text => out!("{}", text(&t)),
+        Format::Dot => out!("{}", dot(&t)),
         Format::Svg => match svg(&dot(&t)) {
-            Ok(s) => print!("{s}"),
+            Ok(s) => out!("{s}"),
             Err(e) => {
                 eprintln!("netns-test: {e}");
                 return 1;

@@ -3,6 +3,26 @@
 //! namespaces of its own process (no root, nothing left behind).
 #![forbid(unsafe_code)]
 
+/// `print!` that ends the program quietly (status 141, as a shell reports SIGPIPE) when
+/// standard output is gone, e.g. `netns-test graph x.toml | head`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
+/// `println!` with [`out!`]'s handling of a closed standard output.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
 mod check;
 mod doctor;
 mod exec;

@@ -25,7 +25,7 @@ pub(crate) fn run(files: &[PathBuf], keep_going: bool) -> u8 {
     let (mut passed, mut failed, mut broken) = (Vec::new(), Vec::new(), Vec::new());
     for (i, file) in files.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
         let _ = std::io::stdout().flush();
         let mut cmd = Command::new(&exe);
@@ -44,14 +44,14 @@ pub(crate) fn run(files: &[PathBuf], keep_going: bool) -> u8 {
         }
     }
     if files.len() > 1 {
-        println!();
+        outln!();
         for f in &failed {
-            println!("FAILED: {}", f.display());
+            outln!("FAILED: {}", f.display());
         }
         for f in &broken {
-            println!("NOT BUILT: {}", f.display());
+            outln!("NOT BUILT: {}", f.display());
         }
-        println!(
+        outln!(
             "scenarios: {} passed, {} failed, {} not built ({:.2}s)",
             passed.len(),
             failed.len(),

@@ -28,7 +28,7 @@ pub(crate) fn up(file: &Path) -> u8 {
     };
     let names: Vec<&str> = net.nodes().map(|n| n.name()).collect();
     let interactive = std::io::stdin().is_terminal();
-    println!(
+    outln!(
         "{} is up: nodes {}. Type `help` for commands, `exit` to leave.",
         file.display(),
         names.join(", ")
@@ -38,7 +38,7 @@ pub(crate) fn up(file: &Path) -> u8 {
     let mut status = 0;
     loop {
         if interactive {
-            print!("netns-test> ");
+            out!("netns-test> ");
         }
         let _ = std::io::stdout().flush();
         let line = match lines.next() {
@@ -66,7 +66,7 @@ pub(crate) fn up(file: &Path) -> u8 {
         }
     }
     if interactive {
-        println!();
+        outln!();
     }
     status
 }
@@ -76,10 +76,10 @@ fn command(net: &Net, words: &[&str]) -> Result<(), String> {
         return Ok(());
     };
     match (*first, rest) {
-        ("help" | "?", _) => println!("{HELP}"),
+        ("help" | "?", _) => outln!("{HELP}"),
         ("nodes", []) => {
             for n in net.nodes() {
-                println!("{}", n.name());
+                outln!("{}", n.name());
             }
         }
         ("links", []) => links(net)?,
@@ -89,13 +89,13 @@ fn command(net: &Net, words: &[&str]) -> Result<(), String> {
             let node = net.try_node(node).map_err(|e| e.to_string())?;
             node.set_link_up(iface, *first == "up")
                 .map_err(|e| e.to_string())?;
-            println!("{}:{iface} is {first}", node.name());
+            outln!("{}:{iface} is {first}", node.name());
         }
         ("down" | "up", _) => return Err(format!("usage: {first} NODE IFACE")),
         ("shell", [node]) => {
             let node = net.try_node(node).map_err(|e| e.to_string())?;
             let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
-            println!("(in node {}; exit the shell to come back)", node.name());
+            outln!("(in node {}; exit the shell to come back)", node.name());
             node.command(&shell)
                 .status()
                 .map_err(|e| format!("cannot start {shell}: {e}"))?;
@@ -113,7 +113,7 @@ fn command(net: &Net, words: &[&str]) -> Result<(), String> {
                 .status()
                 .map_err(|e| format!("cannot run `{prog}` in {node}: {e}"))?;
             if !status.success() {
-                println!("({prog} exited with {status})");
+                outln!("({prog} exited with {status})");
             }
         }
         (other, _) => {
@@ -167,9 +167,12 @@ fn resolve(net: &Net, arg: &str) -> String {
 }
 
 fn links(net: &Net) -> Result<(), String> {
-    println!(
+    outln!(
         "{:<12} {:<16} {:<5} {:<6} MAC",
-        "NODE", "IFACE", "STATE", "MTU"
+        "NODE",
+        "IFACE",
+        "STATE",
+        "MTU"
     );
     for n in net.nodes() {
         for i in n.interfaces().map_err(|e| e.to_string())? {
@@ -180,7 +183,7 @@ fn links(net: &Net) -> Result<(), String> {
             };
             let mtu = i.mtu.map_or_else(String::new, |m| m.to_string());
             let mac = i.mac.map_or_else(String::new, |m| m.to_string());
-            println!(
+            outln!(
                 "{:<12} {:<16} {:<5} {:<6} {mac}",
                 n.name(),
                 i.name,
@@ -197,7 +200,7 @@ fn addrs(net: &Net) -> Result<(), String> {
         for i in n.interfaces().map_err(|e| e.to_string())? {
             let a: Vec<String> = i.addresses.iter().map(ToString::to_string).collect();
             if !a.is_empty() {
-                println!("{:<12} {:<16} {}", n.name(), i.name, a.join(" "));
+                outln!("{:<12} {:<16} {}", n.name(), i.name, a.join(" "));
             }
         }
     }
@@ -213,7 +216,7 @@ fn routes(net: &Net) -> Result<(), String> {
             .map_err(|e| format!("`routes` runs iproute2's `ip route` in each node: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout);
         for line in text.lines() {
-            println!("{:<12} {line}", n.name());
+            outln!("{:<12} {line}", n.name());
         }
     }
     Ok(())
