@@ -99,15 +99,7 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
     };
     let message = match setup() {
         Err(e) => format!("{SETUP}\n{}", error_chain(&e).join("\0")),
-        Ok(net) => match {
-            // Capture from here on: the sockets go to the parent, which reads them.
-            let capture =
-                Settings::from_env(options).is_ok_and(|s| s.policy != CapturePolicy::Never);
-            if capture && let Err(e) = capture::handoff::send(&net, verdict.as_fd()) {
-                eprintln!("netns-test: packet capture unavailable: {e}");
-            }
-            catch_unwind(AssertUnwindSafe(|| body(&net)))
-        } {
+        Ok(net) => match run_body(&net, options, verdict.as_fd(), body) {
             Ok(Outcome::Pass) => PASS.to_owned(),
             Ok(Outcome::Fail(chain)) => format!("{FAIL}\n{}", chain.join("\0")),
             Err(payload) => format!("{PANIC}\n{}", panic_message(&*payload)),
@@ -122,6 +114,21 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
         123
     };
     ns::exit_now(code)
+}
+
+/// Starts the capture (the sockets go to the parent, which reads them), then runs the
+/// body under `catch_unwind`.
+fn run_body(
+    net: &Net,
+    options: &TestOptions,
+    verdict: std::os::fd::BorrowedFd<'_>,
+    body: impl FnOnce(&Net) -> Outcome,
+) -> std::thread::Result<Outcome> {
+    let capture = Settings::from_env(options).is_ok_and(|s| s.policy != CapturePolicy::Never);
+    if capture && let Err(e) = capture::handoff::send(net, verdict) {
+        eprintln!("netns-test: packet capture unavailable: {e}");
+    }
+    catch_unwind(AssertUnwindSafe(|| body(net)))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> Vec<String> {

@@ -148,10 +148,16 @@ mod victims {
     }
 }
 
+/// Runs `capture::victims::NAME` (or `capture::NAME` when `name` has a path).
 fn run_victim(name: &str, artifacts: Option<&Path>, env: &[(&str, &str)]) -> Output {
+    let path = if name.contains("::") {
+        format!("capture::{name}")
+    } else {
+        format!("capture::victims::{name}")
+    };
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
-        &format!("capture::victims::{name}"),
+        &path,
         "--exact",
         "--ignored",
         "--nocapture",
@@ -531,4 +537,181 @@ fn bridges_ports_and_interfaces_moved_at_run_time_are_captured() {
         "no ARP on br/br0"
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Capture overhead, printed (no assertions on timing): TCP throughput over a veth with
+/// capture off and on, and UDP packet rates at which the capture drops nothing.
+///
+/// `cargo test --release -p netns-test-it --test it capture::measure -- --ignored --nocapture`
+mod measure {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    use std::time::{Duration, Instant};
+
+    use netns_test::{Net, netns_test};
+
+    use super::{run_victim, text};
+
+    const SECONDS: u64 = 2;
+
+    /// Bulk TCP from ns1 to ns2; prints the rate and fails so the report shows the
+    /// capture's counts.
+    #[netns_test(topology = "../fixtures/s1.toml", summary = 0)]
+    #[ignore = "run by capture::measure::overhead"]
+    fn tcp_bulk(net: &Net) {
+        if std::env::var_os(super::victims::ACTIVE).is_none() {
+            return;
+        }
+        let listener = net
+            .node("ns2")
+            .run(|| TcpListener::bind("192.168.1.2:7100"))
+            .unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                total += n as u64;
+            }
+            total
+        });
+        let mut s = net
+            .node("ns1")
+            .run(|| TcpStream::connect("192.168.1.2:7100"))
+            .unwrap();
+        let chunk = vec![7u8; 1 << 20];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(SECONDS) {
+            s.write_all(&chunk).unwrap();
+        }
+        drop(s);
+        let total = reader.join().unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!("MEASURE tcp_gbit_s={:.2}", total as f64 * 8.0 / secs / 1e9);
+        panic!("measurement done");
+    }
+
+    /// UDP datagrams of 64 bytes from ns1 to ns2 at `NETNS_TEST_BENCH_PPS` per second
+    /// (0: as fast as possible) for a second.
+    #[netns_test(topology = "../fixtures/s1.toml", summary = 0)]
+    #[ignore = "run by capture::measure::overhead"]
+    fn udp_rate(net: &Net) {
+        let Ok(pps) = std::env::var("NETNS_TEST_BENCH_PPS") else {
+            return;
+        };
+        let pps: u64 = pps.parse().unwrap();
+        let rx = net
+            .node("ns2")
+            .run(|| UdpSocket::bind("192.168.1.2:7200"))
+            .unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let counter = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let mut n = 0u64;
+            while rx.recv(&mut buf).is_ok() {
+                n += 1;
+            }
+            n
+        });
+        let tx = net
+            .node("ns1")
+            .run(|| UdpSocket::bind("192.168.1.1:0"))
+            .unwrap();
+        tx.connect("192.168.1.2:7200").unwrap();
+        let payload = [1u8; 64];
+        let start = Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed() < Duration::from_secs(1) {
+            if pps > 0 {
+                let due = (start.elapsed().as_secs_f64() * pps as f64) as u64;
+                if sent >= due {
+                    std::hint::spin_loop();
+                    continue;
+                }
+            }
+            if tx.send(&payload).is_ok() {
+                sent += 1;
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let received = counter.join().unwrap();
+        println!(
+            "MEASURE udp_sent_pps={:.0} udp_received={received} sent={sent}",
+            sent as f64 / secs
+        );
+        panic!("measurement done");
+    }
+
+    fn figure(t: &str, key: &str) -> String {
+        t.split(&format!("{key}="))
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("?")
+            .to_owned()
+    }
+
+    fn kernel_drops(t: &str) -> u64 {
+        t.lines()
+            .filter_map(|l| l.strip_prefix("netns-test: the kernel dropped "))
+            .filter_map(|l| l.split(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    fn captured(t: &str) -> String {
+        t.split("packet trace (")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or("0")
+            .to_owned()
+    }
+
+    #[test]
+    #[ignore = "a measurement: prints figures, takes a minute"]
+    fn overhead() {
+        let root = super::scratch("measure");
+        let root = root.as_path();
+        for (label, env) in [
+            ("capture off", vec![("NETNS_TEST_CAPTURE", "never")]),
+            ("capture on, snaplen 262144", vec![]),
+            (
+                "capture on, snaplen 128",
+                vec![("NETNS_TEST_SNAPLEN", "128")],
+            ),
+        ] {
+            for _ in 0..3 {
+                let out = run_victim("measure::tcp_bulk", Some(root), &env);
+                let t = text(&out);
+                println!(
+                    "tcp  {label:<28} {:>6} Gbit/s  captured {:>7} packets, kernel drops {}",
+                    figure(&t, "tcp_gbit_s"),
+                    captured(&t),
+                    kernel_drops(&t)
+                );
+            }
+        }
+        for pps in ["20000", "50000", "100000", "200000", "0"] {
+            for (label, env) in [
+                ("capture off", vec![("NETNS_TEST_CAPTURE", "never")]),
+                ("capture on", vec![]),
+            ] {
+                let mut env = env.clone();
+                env.push(("NETNS_TEST_BENCH_PPS", pps));
+                let out = run_victim("measure::udp_rate", Some(root), &env);
+                let t = text(&out);
+                println!(
+                    "udp  target {:>6} pps {label:<12} sent {:>7} pps, received {:>7}, captured {:>7} packets, kernel drops {}",
+                    if pps == "0" { "max" } else { pps },
+                    figure(&t, "udp_sent_pps"),
+                    figure(&t, "udp_received"),
+                    captured(&t),
+                    kernel_drops(&t)
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(root);
+    }
 }
