@@ -29,7 +29,7 @@ const CHILD_ENV: &str = "__NETNS_TEST_CHILD";
 /// A scenario the child can rebuild from its name alone.
 fn topology_for(name: &str) -> Option<String> {
     let rest = name.strip_prefix("scenario::")?;
-    if rest == "pair" {
+    if rest == "pair" || rest == "pairping" {
         return Some(topo::pair());
     }
     let n: usize = rest.strip_prefix("chain")?.parse().ok()?;
@@ -50,10 +50,24 @@ fn noop(_: &netns_test::Net) -> Outcome {
     Outcome::Pass
 }
 
-/// One isolated test of `name`, timed from the call to the verdict.
+/// The S1 walk-through's checks: a ping each way.
+fn ping_both_ways(net: &netns_test::Net) -> Outcome {
+    for (from, to) in [("ns1", "192.168.1.2"), ("ns2", "192.168.1.1")] {
+        if let Err(e) = net.node(from).ping(to) {
+            return Outcome::Fail(vec![e.to_string()]);
+        }
+    }
+    Outcome::Pass
+}
+
+fn body_for(name: &str) -> fn(&netns_test::Net) -> Outcome {
+    if name == "pairping" { ping_both_ways } else { noop }
+}
+
+/// One isolated test, timed from the call to the verdict.
 fn one(spec: &TestSpec) -> Duration {
     let t = Instant::now();
-    run_test(spec, noop);
+    run_test(spec, body_for(spec.name));
     t.elapsed()
 }
 
@@ -88,7 +102,7 @@ fn main() {
             std::process::exit(2)
         };
         let spec = spec_for(Box::leak(local.to_owned().into_boxed_str()));
-        run_test(&spec, noop);
+        run_test(&spec, body_for(local));
         std::process::exit(3); // run_test never returns in the child
     }
     let quick = std::env::args().any(|a| a == "--quick");

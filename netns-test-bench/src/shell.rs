@@ -46,6 +46,14 @@ pub(crate) fn repeat_pair_shell(n: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// The full S1 walk-through, pings included (root only).
+pub(crate) fn repeat_pair_shell_ping(n: usize) -> Vec<Duration> {
+    let script = topo::pair_shell_script_with_ping();
+    (0..n)
+        .map(|_| time(&mut in_private_run(&script, false)))
+        .collect()
+}
+
 /// The wrapper of [`repeat_pair_shell`] alone.
 pub(crate) fn repeat_wrapper_only(n: usize) -> Vec<Duration> {
     (0..n)

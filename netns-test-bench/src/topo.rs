@@ -110,3 +110,11 @@ pub(crate) fn chain_batches(n: usize) -> (String, Vec<(String, String)>) {
     }
     (first, per_ns)
 }
+
+/// The S1 walk-through in full: build, ping both ways with iputils, tear down.
+pub(crate) fn pair_shell_script_with_ping() -> String {
+    pair_shell_script().replace(
+        "ip netns del ns1",
+        "ip netns exec ns1 ping -c1 -W1 -q 192.168.1.2\nip netns exec ns2 ping -c1 -W1 -q 192.168.1.1\nip netns del ns1",
+    )
+}

@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
@@ -244,14 +244,15 @@ fn first_error(
     }
 }
 
-/// The kernel config option for a link kind.
+/// The kernel config option for a link kind (from the probe's table).
 pub(crate) fn config_option(kind: &str) -> String {
-    match kind {
-        "veth" => "CONFIG_VETH".into(),
-        "bridge" => "CONFIG_BRIDGE".into(),
-        "dummy" => "CONFIG_DUMMY".into(),
-        other => format!("CONFIG_{}", other.to_ascii_uppercase()),
-    }
+    crate::probe::LINK_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or_else(
+            || format!("CONFIG_{}", kind.to_ascii_uppercase()),
+            |(_, c)| (*c).to_owned(),
+        )
 }
 
 /// Interface indexes, chosen per namespace.
