@@ -61,7 +61,11 @@ fn ping_both_ways(net: &netns_test::Net) -> Outcome {
 }
 
 fn body_for(name: &str) -> fn(&netns_test::Net) -> Outcome {
-    if name == "pairping" { ping_both_ways } else { noop }
+    if name == "pairping" {
+        ping_both_ways
+    } else {
+        noop
+    }
 }
 
 /// One isolated test, timed from the call to the verdict.
@@ -120,13 +124,25 @@ fn main() {
         "two nodes, one veth: netns-test (whole test)",
         &ours,
     ));
+    let ours_ping = repeat(&spec_for("pairping"), n_pair);
+    table.push(Row::new("S1 with a ping each way: netns-test", &ours_ping));
     if root {
         let shell = shell::repeat_pair_shell(n_pair.min(50));
         table.push(Row::new(
             "two nodes, one veth: shell way (ip netns)",
             &shell,
         ));
-        table.ratio("shell way / netns-test", &shell, &ours);
+        table.ratio("shell way / netns-test, build only", &shell, &ours);
+        let shell_ping = shell::repeat_pair_shell_ping(n_pair.min(50));
+        table.push(Row::new(
+            "S1 with a ping each way: shell way (ip netns, ping)",
+            &shell_ping,
+        ));
+        table.ratio(
+            "shell way / netns-test, S1 walk-through",
+            &shell_ping,
+            &ours_ping,
+        );
         let wrapper = shell::repeat_wrapper_only(n_pair.min(50));
         table.push(Row::new(
             "  of which the shell way's unshare+tmpfs wrapper",
