@@ -108,6 +108,42 @@ mod victims {
         }
     }
 
+    /// Starts a long-lived UDP echo server in ns2 on the node's runtime, talks to it
+    /// from ns1, then dies of a signal (`abort`; as the namespace's PID 1 the child
+    /// ignores SIGABRT, and glibc's abort then ends with SIGSEGV).
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    fn aborts_after_talking_to_a_server(net: &Net) {
+        if active() {
+            let _server = net.node("ns2").spawn(async {
+                let s = tokio::net::UdpSocket::bind("192.168.1.2:7300")
+                    .await
+                    .unwrap();
+                let mut buf = [0u8; 1500];
+                loop {
+                    let (n, peer) = s.recv_from(&mut buf).await.unwrap();
+                    s.send_to(&buf[..n], peer).await.unwrap();
+                }
+            });
+            let reply = net.node("ns1").run(|| {
+                let s = std::net::UdpSocket::bind("192.168.1.1:0").unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+                    .unwrap();
+                let mut buf = [0u8; 64];
+                // The server may not be bound yet: retry.
+                for _ in 0..50 {
+                    s.send_to(b"marco", "192.168.1.2:7300").unwrap();
+                    if let Ok(n) = s.recv(&mut buf) {
+                        return buf[..n].to_vec();
+                    }
+                }
+                Vec::new()
+            });
+            assert_eq!(reply, b"marco");
+            std::process::abort();
+        }
+    }
+
     /// A bridge in `br` with two ports, and a spare veth pair whose `br` end moves to
     /// the host node while the test runs.
     #[netns_test(topology = r#"
@@ -456,6 +492,30 @@ fn a_passing_test_writes_nothing_unless_asked() {
     let out = run_victim("passes", Some(&root), &[("NETNS_TEST_CAPTURE", "always")]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(trace_in(&root, "passes").is_file());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_child_killed_by_a_signal_still_leaves_its_trace() {
+    let root = scratch("abort");
+    let out = run_victim("aborts_after_talking_to_a_server", Some(&root), &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    // abort() in the namespace's PID 1 ends as SIGSEGV: init ignores the SIGABRT.
+    assert!(t.contains("was killed by signal"), "{t}");
+    assert!(t.contains("written to"), "{t}");
+    assert!(
+        t.contains("UDP, length 13"),
+        "the summary shows the datagrams: {t}"
+    );
+    let trace = read_trace(&trace_in(&root, "aborts_after_talking_to_a_server"));
+    // The server's reply, sent by ns2 and received by ns1.
+    let reply = |iface: &str, out: bool| {
+        trace.packets.iter().any(|(i, o, d)| {
+            i == iface && *o == out && d.len() > 37 && d[34..36] == 7300u16.to_be_bytes()
+        })
+    };
+    assert!(reply("ns2/veth-ns2", true) && reply("ns1/veth-ns1", false));
     let _ = std::fs::remove_dir_all(&root);
 }
 
