@@ -374,6 +374,7 @@ fn relay(
             }
         }
     }
+    session.end_of_stream(&mut bufs[0]);
     (std::mem::take(&mut bufs[0]), timed_out)
 }
 

@@ -60,15 +60,23 @@ impl Session {
     /// (`buf`, all bytes so far; `fds`, descriptors that came with the last read) and
     /// starts capturing once they are complete.
     pub(crate) fn feed(&mut self, buf: &mut Vec<u8>, fds: Vec<OwnedFd>) {
-        if self.policy == CapturePolicy::Never {
-            return;
-        }
         self.receiver.add_fds(fds);
         if let Some(h) = self.receiver.take(buf) {
+            if self.policy == CapturePolicy::Never {
+                return;
+            }
             match engine::start(h.nodes, h.start, self.snaplen, self.limit) {
                 Ok(r) => self.running = Some(r),
                 Err(e) => self.problem = Some(format!("cannot start the capture thread: {e}")),
             }
+        }
+    }
+
+    /// Called when the verdict stream has ended: drops a capture header whose
+    /// descriptors did not all arrive, leaving the verdict behind it.
+    pub(crate) fn end_of_stream(&mut self, buf: &mut Vec<u8>) {
+        if self.receiver.abandon(buf) {
+            self.problem = Some("the child's capture sockets did not all arrive".to_owned());
         }
     }
 
