@@ -108,8 +108,21 @@ fn uses_v6(topo: &Topology) -> bool {
 
 /// Creates the namespace of one node on the calling thread, which stays in it.
 fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
-    let netns = ns::new_netns_here()
-        .map_err(|e| Error::io(Some(&spec.name), "creating a network namespace", e))?;
+    let netns = ns::new_netns_here().map_err(|e| {
+        let what = if e.raw_os_error() == Some(libc::ENOSPC) {
+            let limit = std::fs::read_to_string("/proc/sys/user/max_net_namespaces")
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|_| "?".into());
+            format!(
+                "creating a network namespace: the limit on network namespaces is reached \
+                 (user.max_net_namespaces = {limit}, /proc/sys/user/max_net_namespaces); \
+                 use fewer nodes or raise the limit"
+            )
+        } else {
+            "creating a network namespace".to_owned()
+        };
+        Error::io(Some(&spec.name), what, e)
+    })?;
     write_sysctls(spec, v6)?;
     let nl =
         Netlink::open().map_err(|e| Error::io(Some(&spec.name), "opening a netlink socket", e))?;
