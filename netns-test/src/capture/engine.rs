@@ -175,8 +175,11 @@ fn read_some(
 ) {
     let r = &readers[i];
     let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    // Ask the kernel for no more than the snap length: with MSG_TRUNC it still says how
+    // long the packet was, and copies only what is kept.
+    let cap = buf.len().min(snaplen as usize);
     for _ in 0..max {
-        let mut iov = [IoSliceMut::new(buf)];
+        let mut iov = [IoSliceMut::new(&mut buf[..cap])];
         let got = recvmsg::<LinkAddr>(
             r.packet.as_raw_fd(),
             &mut iov,
@@ -208,7 +211,7 @@ fn read_some(
             });
         let Some(addr) = msg.address else { continue };
         let (ifindex, pkttype, hatype) = (addr.ifindex() as u32, addr.pkttype(), addr.hatype());
-        let keep = len.min(buf.len()).min(snaplen as usize);
+        let keep = len.min(cap);
         let iface = match store.iface(i, ifindex) {
             Some(x) => x,
             None => {
