@@ -85,6 +85,11 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
     let (Ok(verdict), Ok(out), Ok(err)) = fds else {
         ns::exit_now(121)
     };
+    // End with the runner, however it ends.
+    match ns::adopt_inherited_fd(spawn::LIFELINE_FD) {
+        Ok(lifeline) => spawn::watch_lifeline(lifeline),
+        Err(_) => ns::exit_now(124),
+    }
     // From here on, what the body prints reaches the parent.
     if ns::dup_onto(out.as_fd(), 1).is_err() || ns::dup_onto(err.as_fd(), 2).is_err() {
         ns::exit_now(122)
@@ -186,6 +191,9 @@ fn parent(name: &str, settings: &Settings) {
     let (verdict_r, verdict_w) = verdict_channel();
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
+    // Held here until the child has ended: its end-of-file tells the child that the
+    // runner is gone (see `spawn::watch_lifeline`).
+    let (life_r, life_w) = pipe();
     let mut cmd = Command::new(&exe);
     cmd.args([
         name,
@@ -205,10 +213,11 @@ fn parent(name: &str, settings: &Settings) {
             verdict: verdict_w.as_fd(),
             stdout: out_w.as_fd(),
             stderr: err_w.as_fd(),
+            lifeline: life_r.as_fd(),
         },
     );
     let spawned = cmd.spawn();
-    drop((verdict_w, out_w, err_w));
+    drop((verdict_w, out_w, err_w, life_r));
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
@@ -227,6 +236,7 @@ fn parent(name: &str, settings: &Settings) {
         let _ = child.kill();
     });
     let status = child.wait();
+    drop(life_w);
     let verdict = String::from_utf8_lossy(&verdict);
     let (kind, rest) = verdict.split_once('\n').unwrap_or((&verdict, ""));
     let kind = if timed_out { TIMEOUT } else { kind };

@@ -45,12 +45,18 @@ pub(crate) const VERDICT_FD: RawFd = 3;
 pub(crate) const STDOUT_FD: RawFd = 4;
 /// The child's real stderr.
 pub(crate) const STDERR_FD: RawFd = 5;
+/// The read end of the lifeline: the runner holds the only write end, so end-of-file
+/// here means the runner is gone (see [`watch_lifeline`]).
+pub(crate) const LIFELINE_FD: RawFd = 6;
 
 /// Pipes the child will find on [`VERDICT_FD`], [`STDOUT_FD`] and [`STDERR_FD`].
 pub(crate) struct ChildFds<'a> {
     pub(crate) verdict: BorrowedFd<'a>,
     pub(crate) stdout: BorrowedFd<'a>,
     pub(crate) stderr: BorrowedFd<'a>,
+    /// The read end of a pipe whose write end only the caller holds, until the child
+    /// has ended.
+    pub(crate) lifeline: BorrowedFd<'a>,
 }
 
 /// Sets up `cmd` so that the process it starts runs as PID 1 of new user (caller's uid
@@ -71,13 +77,24 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
         c"/proc/self/gid_map",
     ];
     let root = CString::from(c"/");
-    let (verdict, out, err) = (
+    let (verdict, out, err, life) = (
         fds.verdict.as_raw_fd(),
         fds.stdout.as_raw_fd(),
         fds.stderr.as_raw_fd(),
+        fds.lifeline.as_raw_fd(),
     );
+    let runner = nix::unistd::getpid().as_raw();
 
     let hook = move || -> io::Result<()> {
+        // Die with the runner from the first instruction on; if it is already gone,
+        // stop here (PR_SET_PDEATHSIG only covers deaths after the call).
+        // SAFETY: prctl with integer arguments; getppid has no arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != runner {
+                libc::_exit(137);
+            }
+        }
         let fail = |stage: Stage| -> io::Error {
             let e = io::Error::last_os_error();
             let b = [stage as u8];
@@ -151,15 +168,18 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
         // Park the three pipes on high numbers first so that moving them to 3, 4 and 5
         // cannot overwrite one another.
-        let mut parked = [0; 3];
-        for (slot, from) in parked.iter_mut().zip([verdict, out, err]) {
+        let mut parked = [0; 4];
+        for (slot, from) in parked.iter_mut().zip([verdict, out, err, life]) {
             // SAFETY: fcntl on a descriptor we inherited.
             *slot = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 100) };
             if *slot < 0 {
                 return Err(io::Error::last_os_error());
             }
         }
-        for (high, to) in parked.into_iter().zip([VERDICT_FD, STDOUT_FD, STDERR_FD]) {
+        for (high, to) in parked
+            .into_iter()
+            .zip([VERDICT_FD, STDOUT_FD, STDERR_FD, LIFELINE_FD])
+        {
             // SAFETY: dup2 onto a fixed descriptor number; the new descriptor is not
             // close-on-exec, so the test child inherits it.
             if unsafe { libc::dup2(high, to) } < 0 {
@@ -200,6 +220,32 @@ unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
             libc::_exit(128 + sig);
         }
         libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Ends this process as soon as the lifeline `fd` reaches end-of-file, that is when
+/// every holder of its write end (the runner) is gone. This closes the gap that
+/// `PR_SET_PDEATHSIG` leaves: a runner killed between the fork and the moment a process
+/// asked for the signal, or a parent outside our PID namespace we cannot check.
+pub(crate) fn watch_lifeline(fd: std::os::fd::OwnedFd) {
+    let spawned = std::thread::Builder::new()
+        .name("netns-test-lifeline".into())
+        .spawn(move || {
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(&fd),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            loop {
+                match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    // Readable (end-of-file: nobody ever writes) or hung up.
+                    _ => super::exit_now(137),
+                }
+            }
+        });
+    if spawned.is_err() {
+        // Without a watcher we cannot keep the promise; do not run at all.
+        super::exit_now(137);
     }
 }
 
@@ -286,6 +332,8 @@ pub(crate) fn isolate_self() -> Result<(), (Option<Stage>, io::Error)> {
     use std::io::Write;
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
+    let (life_r, life_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| (Some(Stage::Fork), io::Error::from(e)))?;
     // SAFETY: the caller guarantees the process is single-threaded, so the child may
     // continue running arbitrary code.
     let pid = unsafe { libc::fork() };
@@ -293,11 +341,15 @@ pub(crate) fn isolate_self() -> Result<(), (Option<Stage>, io::Error)> {
         return Err((Some(Stage::Fork), io::Error::last_os_error()));
     }
     if pid > 0 {
+        // The waiting parent keeps the write end of the lifeline until it exits.
+        drop(life_r);
         // SAFETY: the parent never returns and only waits and exits.
         unsafe { wait_and_mirror_keeping_stdio(pid) }
     }
+    drop(life_w);
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    watch_lifeline(life_r);
     Ok(())
 }
 
