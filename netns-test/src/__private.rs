@@ -18,7 +18,8 @@ pub struct TestSpec {
 }
 
 /// The attribute's further options, checked at compile time; `None` means "the
-/// environment's setting, else the default" (see the crate docs on failure forensics).
+/// environment's setting, else the default" (`NETNS_TEST_TIMEOUT`,
+/// `NETNS_TEST_CAPTURE`, ...; see ARCHITECTURE.md, "Failure forensics").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestOptions {
     /// `timeout = "30s"` in milliseconds; `Some(0)` for `timeout = "none"`.
