@@ -6,6 +6,9 @@ use std::collections::HashSet;
 
 use crate::addr::SpannedNet;
 use crate::checks::read::CheckDecl;
+use std::net::IpAddr;
+
+use crate::elements::{DeviceSettings, FilterRule, Impairment, NatRule};
 use crate::model::{DeviceKind, MacAddr, Sysctl};
 use crate::reader::Span;
 use crate::route::RouteDecl;
@@ -18,6 +21,24 @@ pub(crate) struct NodeDecl {
     pub(crate) forwarding: bool,
     pub(crate) sysctls: Vec<Sysctl>,
     pub(crate) routes: Vec<RouteDecl>,
+    pub(crate) nat: Vec<NatRule>,
+    pub(crate) filter: Vec<FilterRule>,
+    pub(crate) hostname: Option<String>,
+    pub(crate) hosts: Vec<(String, IpAddr)>,
+    /// Interfaces the node's rules name, checked by validation.
+    pub(crate) refs: Vec<RefDecl>,
+}
+
+/// A reference to an interface from a setting (a NAT rule's `out`, a macvlan's
+/// `parent`, ...), checked once every interface is known.
+#[derive(Debug)]
+pub(crate) struct RefDecl {
+    pub(crate) node: String,
+    pub(crate) iface: String,
+    /// The reference string.
+    pub(crate) span: Span,
+    /// What refers, for messages ("masquerade interface", "parent").
+    pub(crate) what: &'static str,
 }
 
 /// An interface declaration: a veth end, a bridge or a device.
@@ -33,6 +54,7 @@ pub(crate) struct IfaceDecl {
     pub(crate) mtu: Option<(u32, Span)>,
     pub(crate) mac: Option<MacAddr>,
     pub(crate) up: bool,
+    pub(crate) impairment: Impairment,
 }
 
 /// A `[[links]]` entry.
@@ -66,6 +88,9 @@ pub(crate) struct BridgeDecl {
 pub(crate) struct DeviceDecl {
     pub(crate) iface: IfaceDecl,
     pub(crate) kind: DeviceKind,
+    pub(crate) settings: DeviceSettings,
+    /// The interfaces the settings name (parent, underlay).
+    pub(crate) refs: Vec<RefDecl>,
 }
 
 /// Everything read from the document.

@@ -10,6 +10,7 @@ fn config(d: &IfaceDecl) -> IfaceConfig {
         mtu: d.mtu.as_ref().map(|(m, _)| *m),
         mac: d.mac,
         up: d.up,
+        impairment: d.impairment.clone(),
     }
 }
 
@@ -36,6 +37,10 @@ pub(crate) fn to_topology(doc: Doc, origin: &str, checks: Vec<Check>) -> Topolog
                 forwarding: n.forwarding,
                 sysctls: n.sysctls,
                 routes: n.routes.into_iter().map(|r| r.route).collect(),
+                nat: n.nat,
+                filter: n.filter,
+                hostname: n.hostname,
+                hosts: n.hosts,
             })
             .collect(),
         links: doc
@@ -68,6 +73,7 @@ pub(crate) fn to_topology(doc: Doc, origin: &str, checks: Vec<Check>) -> Topolog
                 name: d.iface.name.clone(),
                 kind: d.kind,
                 config: config(&d.iface),
+                settings: d.settings.clone(),
             })
             .collect(),
     }

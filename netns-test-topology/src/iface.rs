@@ -3,7 +3,7 @@
 
 use crate::addr::{read_addresses, read_mac, read_mtu};
 use crate::ast::{BridgeDecl, DeviceDecl, Doc, IfaceDecl, LinkDecl, PortRef};
-use crate::model::DeviceKind;
+use crate::devices;
 use crate::names::{check_iface_name, split_ref};
 use crate::reader::{Ctx, Field, Kind, Span, Val, get};
 
@@ -11,7 +11,16 @@ use crate::reader::{Ctx, Field, Kind, Span, Val, get};
 pub(crate) const MAX_LINKS: usize = 16384;
 
 const LINK_KEYS: &[&str] = &["endpoints", "mtu"];
-const ENDPOINT_KEYS: &[&str] = &["iface", "addresses", "mac", "mtu", "up"];
+const ENDPOINT_KEYS: &[&str] = &[
+    "iface",
+    "addresses",
+    "mac",
+    "mtu",
+    "up",
+    "netem",
+    "rate",
+    "burst",
+];
 const BRIDGE_KEYS: &[&str] = &[
     "name",
     "ports",
@@ -22,7 +31,6 @@ const BRIDGE_KEYS: &[&str] = &[
     "mac",
     "up",
 ];
-const DEVICE_KEYS: &[&str] = &["kind", "name", "addresses", "mtu", "mac", "up"];
 
 /// The entries of `[[links]]`/`[[bridges]]`/`[[devices]]`, or `None` (reported).
 fn entries<'v, 'a>(
@@ -162,6 +170,7 @@ fn new_iface(
         mtu: None,
         mac: None,
         up: true,
+        impairment: Default::default(),
     })
 }
 
@@ -201,6 +210,7 @@ fn read_settings(
     if let Some(v) = get(fields, "up") {
         decl.up = ctx.bool_of(v).unwrap_or(true);
     }
+    crate::impair::read_impairment(ctx, fields, &mut decl.impairment);
 }
 
 /// The table of a bridge or device entry and its `name` interface, or `None`.
@@ -313,30 +323,30 @@ pub(crate) fn read_devices(ctx: &mut Ctx<'_>, v: &Val<'_>, doc: &mut Doc) {
         else {
             continue;
         };
-        read_settings(ctx, fields, DEVICE_KEYS, "a device", &mut iface, doc);
         let kind = ctx
             .require(fields, "kind", &item.span, "a device", "kind = \"dummy\"")
-            .and_then(|k| read_kind(ctx, k));
-        if let Some(kind) = kind {
-            doc.devices.push(DeviceDecl { iface, kind });
-        } else {
-            // Keep the interface known so references to it do not fail as well.
+            .and_then(|k| devices::read_kind(ctx, k));
+        let Some(kind) = kind else {
+            // Keep the interface known so references to it do not fail as well; the
+            // keys are not checked against an unknown kind.
             doc.gaps.iface_nodes.insert(iface.node.clone());
-        }
-    }
-}
-
-fn read_kind(ctx: &mut Ctx<'_>, v: &Val<'_>) -> Option<DeviceKind> {
-    match ctx.str_of(v, "a device kind like \"dummy\"")? {
-        "dummy" => Some(DeviceKind::Dummy),
-        other => {
-            let msg = format!("unknown device kind `{}`", other.escape_debug());
-            let help = format!(
-                "{}supported kinds: dummy (veth pairs go in `[[links]]`, bridges in `[[bridges]]`)",
-                crate::suggest::did_you_mean(other, ["dummy"])
-            );
-            ctx.err(&v.span, msg, help);
-            None
+            continue;
+        };
+        let mut accepted: Vec<&str> = devices::COMMON_KEYS.to_vec();
+        accepted.extend(devices::kind_keys(kind));
+        let context = format!("a {} device", kind.name());
+        read_settings(ctx, fields, &accepted, &context, &mut iface, doc);
+        let mut refs = Vec::new();
+        match devices::read_settings(ctx, kind, fields, item, &iface, &mut refs) {
+            Some(settings) => doc.devices.push(DeviceDecl {
+                iface,
+                kind,
+                settings,
+                refs,
+            }),
+            None => {
+                doc.gaps.iface_nodes.insert(iface.node.clone());
+            }
         }
     }
 }

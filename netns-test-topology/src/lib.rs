@@ -141,13 +141,17 @@ mod addr;
 mod ast;
 mod checks;
 mod convert;
+mod devices;
 mod diag;
+mod elements;
 mod iface;
+mod impair;
 mod model;
 mod names;
 mod parse;
 mod reader;
 mod route;
+mod rules;
 mod suggest;
 mod validate;
 
@@ -156,6 +160,7 @@ pub use checks::model::{
     RunCheck, Step, Target, format_duration,
 };
 pub use diag::{Diagnostic, Error};
+pub use elements::*;
 pub use model::*;
 
 /// Most nodes a topology may declare (besides `host`).

@@ -43,6 +43,15 @@ pub struct Node {
     pub sysctls: Vec<Sysctl>,
     /// Routes, added in file order once every interface is up and addressed.
     pub routes: Vec<Route>,
+    /// NAT rules (`nat = [...]`), in file order.
+    pub nat: Vec<crate::elements::NatRule>,
+    /// Filter rules (`filter = [...]`), in file order: the first match decides.
+    pub filter: Vec<crate::elements::FilterRule>,
+    /// The host name programs started in the node see (`uname -n`); default: the
+    /// node's name (`host` keeps the test's own).
+    pub hostname: Option<String>,
+    /// Extra `/etc/hosts` entries of the node (`hosts = { "db" = "10.0.0.5" }`).
+    pub hosts: Vec<(String, IpAddr)>,
 }
 
 /// One sysctl setting, e.g. `net.ipv4.conf.all.rp_filter = 0`.
@@ -73,6 +82,8 @@ pub struct IfaceConfig {
     pub mac: Option<MacAddr>,
     /// Bring the interface up (default true).
     pub up: bool,
+    /// Impairments of the interface's outgoing traffic (netem, rate); empty by default.
+    pub impairment: crate::elements::Impairment,
 }
 
 /// One end of a veth pair: an interface in a node.
@@ -116,13 +127,48 @@ pub struct Bridge {
 pub enum DeviceKind {
     /// A `dummy` interface: a local-only interface that can hold addresses.
     Dummy,
+    /// A VXLAN tunnel endpoint: an Ethernet segment carried in UDP.
+    Vxlan,
+    /// A macvlan: an extra MAC address on a parent interface.
+    Macvlan,
+    /// An ipvlan: an extra IP interface on a parent, sharing its MAC.
+    Ipvlan,
+    /// An 802.1Q VLAN sub-interface of a parent.
+    Vlan,
+    /// A tun device: IP packets to and from a file descriptor the test body holds.
+    Tun,
+    /// A tap device: Ethernet frames to and from a file descriptor the test body holds.
+    Tap,
+    /// An IPv4-in-IPv4 tunnel.
+    Ipip,
+    /// A GRE tunnel (IPv4 underlay).
+    Gre,
+    /// An IPv6-in-IPv4 tunnel.
+    Sit,
 }
 
 impl DeviceKind {
-    /// The kernel's rtnetlink kind string (`ip link add ... type KIND`).
+    /// The kernel's rtnetlink kind string (`ip link add ... type KIND`); `tun` for
+    /// both tun and tap.
     pub fn kernel_kind(self) -> &'static str {
         match self {
             DeviceKind::Dummy => "dummy",
+            DeviceKind::Vxlan => "vxlan",
+            DeviceKind::Macvlan => "macvlan",
+            DeviceKind::Ipvlan => "ipvlan",
+            DeviceKind::Vlan => "vlan",
+            DeviceKind::Tun | DeviceKind::Tap => "tun",
+            DeviceKind::Ipip => "ipip",
+            DeviceKind::Gre => "gre",
+            DeviceKind::Sit => "sit",
+        }
+    }
+
+    /// The kind as written in a topology file (`kind = "tap"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Tap => "tap",
+            other => other.kernel_kind(),
         }
     }
 
@@ -130,7 +176,23 @@ impl DeviceKind {
     pub fn config_option(self) -> &'static str {
         match self {
             DeviceKind::Dummy => "CONFIG_DUMMY",
+            DeviceKind::Vxlan => "CONFIG_VXLAN",
+            DeviceKind::Macvlan => "CONFIG_MACVLAN",
+            DeviceKind::Ipvlan => "CONFIG_IPVLAN",
+            DeviceKind::Vlan => "CONFIG_VLAN_8021Q",
+            DeviceKind::Tun | DeviceKind::Tap => "CONFIG_TUN",
+            DeviceKind::Ipip => "CONFIG_NET_IPIP",
+            DeviceKind::Gre => "CONFIG_NET_IPGRE",
+            DeviceKind::Sit => "CONFIG_IPV6_SIT",
         }
+    }
+
+    /// Whether the device is made on a parent interface (macvlan, ipvlan, vlan).
+    pub fn has_parent(self) -> bool {
+        matches!(
+            self,
+            DeviceKind::Macvlan | DeviceKind::Ipvlan | DeviceKind::Vlan
+        )
     }
 }
 
@@ -145,6 +207,8 @@ pub struct Device {
     pub kind: DeviceKind,
     /// Addresses, MTU, MAC.
     pub config: IfaceConfig,
+    /// What the kind needs beyond that (VXLAN id and remotes, parent and mode, ...).
+    pub settings: crate::elements::DeviceSettings,
 }
 
 /// The address family of a route.

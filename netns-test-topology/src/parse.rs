@@ -16,7 +16,16 @@ pub(crate) const MAX_NODES: usize = 4096;
 pub(crate) const MAX_ROUTES: usize = 4096;
 
 const TOP_KEYS: &[&str] = &["nodes", "links", "bridges", "devices", "checks"];
-const NODE_KEYS: &[&str] = &["forwarding", "loopback", "sysctl", "routes"];
+const NODE_KEYS: &[&str] = &[
+    "forwarding",
+    "loopback",
+    "sysctl",
+    "routes",
+    "nat",
+    "filter",
+    "hostname",
+    "hosts",
+];
 
 impl NodeDecl {
     fn new(name: &str) -> NodeDecl {
@@ -26,6 +35,11 @@ impl NodeDecl {
             forwarding: false,
             sysctls: Vec::new(),
             routes: Vec::new(),
+            nat: Vec::new(),
+            filter: Vec::new(),
+            hostname: None,
+            hosts: Vec::new(),
+            refs: Vec::new(),
         }
     }
 }
@@ -96,6 +110,18 @@ fn read_node(ctx: &mut Ctx<'_>, f: &Field<'_>, doc: &mut Doc) {
         }
         if let Some(v) = get(fields, "routes") {
             read_routes(ctx, v, &mut node);
+        }
+        if let Some(v) = get(fields, "nat") {
+            crate::rules::read_nat(ctx, v, &mut node);
+        }
+        if let Some(v) = get(fields, "filter") {
+            crate::rules::read_filter(ctx, v, &mut node);
+        }
+        if let Some(v) = get(fields, "hostname") {
+            node.hostname = crate::rules::read_hostname(ctx, v);
+        }
+        if let Some(v) = get(fields, "hosts") {
+            node.hosts = crate::rules::read_hosts(ctx, v);
         }
     }
     if f.key == HOST {

@@ -70,6 +70,7 @@ impl<'d> Registry<'d> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, doc: &Doc) {
     let reg = register(ctx, doc);
     check_mtus(ctx, &reg);
+    check_refs(ctx, doc, &reg);
     bridges::check(ctx, doc, &reg);
     routes::check(ctx, doc, &reg);
     segments::check(ctx, doc, &reg);
@@ -165,4 +166,35 @@ fn check_mtus(ctx: &mut Ctx<'_>, reg: &Registry<'_>) {
 
 fn key(span: &Span) -> (usize, usize) {
     (span.start, span.end)
+}
+
+/// Interfaces named by settings (NAT rules, parents, underlays) exist.
+fn check_refs(ctx: &mut Ctx<'_>, doc: &Doc, reg: &Registry<'_>) {
+    let refs = doc
+        .nodes
+        .iter()
+        .flat_map(|n| &n.refs)
+        .chain(doc.devices.iter().flat_map(|d| &d.refs));
+    for r in refs {
+        if !reg.node_set.contains(r.node.as_str()) {
+            if !doc.gaps.nodes {
+                let msg = format!(
+                    "{} `{}:{}`: unknown node `{}`",
+                    r.what, r.node, r.iface, r.node
+                );
+                let nodes = suggest::list(reg.nodes.iter().copied());
+                let hint = suggest::did_you_mean(&r.node, reg.nodes.iter().copied());
+                ctx.err(&r.span, msg, format!("{hint}the nodes are: {nodes}"));
+            }
+            continue;
+        }
+        let gap = doc.gaps.ifaces || doc.gaps.iface_nodes.contains(&r.node);
+        if reg.get(&r.node, &r.iface).is_none() && !gap {
+            let msg = format!(
+                "{} `{}` is not an interface of node `{}`",
+                r.what, r.iface, r.node
+            );
+            ctx.err(&r.span, msg, reg.iface_help(&r.node, &r.iface));
+        }
+    }
 }
