@@ -166,6 +166,10 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
         // clears the parent-death signal.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        // PID 1 stays behind as the namespace's init; the test child is its child, an
+        // ordinary process (init ignores its own SIGABRT, so `abort()` would spin).
+        // SAFETY: single-threaded child between fork and exec; see `split_init`.
+        unsafe { split_init(false)? };
         // Park the three pipes on high numbers first so that moving them to 3, 4 and 5
         // cannot overwrite one another.
         let mut parked = [0; 4];
@@ -193,7 +197,55 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
     unsafe { cmd.pre_exec(hook) };
 }
 
-/// The intermediate process: waits for the namespace's PID 1 and ends the same way.
+/// Called in PID 1 of a fresh PID namespace: forks the process that goes on (the call
+/// returns `Ok` in it) while PID 1 stays behind as the namespace's init. Init reaps
+/// every orphan and, when the process that went on ends, ends the same way; a death by
+/// signal N becomes exit status 128+N, since init cannot signal itself (the waiting
+/// parent turns it back into the signal). Init ignores SIGINT and SIGTERM, so that the
+/// program decides what they mean; it dies with its parent (`PR_SET_PDEATHSIG`), and
+/// when it ends the kernel kills every process of the namespace.
+///
+/// # Safety
+/// The process must be single-threaded; in init only async-signal-safe calls are made.
+unsafe fn split_init(keep_stdio: bool) -> io::Result<()> {
+    // SAFETY: the caller guarantees a single thread.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        return Ok(());
+    }
+    // SAFETY: async-signal-safe calls only; never returns.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        let first = if keep_stdio { 3u32 } else { 0 };
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let mut st = 0;
+            let rc = libc::waitpid(-1, &mut st, 0);
+            if rc == pid {
+                status = st;
+                break;
+            }
+            if rc < 0 && *libc::__errno_location() != libc::EINTR {
+                break;
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            libc::_exit(128 + libc::WTERMSIG(status));
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// The intermediate process: waits for the namespace's PID 1 and ends the same way
+/// (an exit status of 128+N from init, which stands for death by signal N, is turned
+/// back into that signal).
 ///
 /// # Safety
 /// Must only be called in a freshly forked child, which it never returns from.
@@ -213,13 +265,17 @@ unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
                 libc::_exit(127);
             }
         }
-        if libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            libc::signal(sig, libc::SIG_DFL);
-            libc::kill(libc::getpid(), sig);
-            libc::_exit(128 + sig);
-        }
-        libc::_exit(libc::WEXITSTATUS(status))
+        let sig = if libc::WIFSIGNALED(status) {
+            libc::WTERMSIG(status)
+        } else {
+            match libc::WEXITSTATUS(status) {
+                code @ 129..=192 => code - 128,
+                code => libc::_exit(code),
+            }
+        };
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(libc::getpid(), sig);
+        libc::_exit(128 + sig)
     }
 }
 
@@ -349,6 +405,8 @@ pub(crate) fn isolate_self() -> Result<(), (Option<Stage>, io::Error)> {
     drop(life_w);
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // SAFETY: still single-threaded; the program goes on in init's child.
+    unsafe { split_init(true) }.map_err(|e| (Some(Stage::Fork), e))?;
     watch_lifeline(life_r);
     Ok(())
 }
