@@ -288,21 +288,48 @@ fn parent(name: &str, settings: &Settings) {
             rest.replace('\0', "\n  caused by: ")
         )),
         _ => {
-            let how = match status {
-                Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
-                    (_, Some(sig)) => format!("was killed by signal {sig}"),
-                    (Some(code), _) => format!("exited with status {code}"),
-                    _ => format!("ended ({s})"),
-                },
-                Err(e) => format!("could not be waited for ({e})"),
+            let signal = status
+                .as_ref()
+                .ok()
+                .and_then(std::os::unix::process::ExitStatusExt::signal);
+            let code = status.as_ref().ok().and_then(|s| s.code());
+            let msg = match (signal, code, &status) {
+                (Some(sig), _, _) => format!(
+                    "netns-test: the test was killed by signal {sig} ({}) before it \
+                     finished",
+                    signal_name(sig)
+                ),
+                (None, Some(0), _) => format!(
+                    "netns-test: the test's isolated child ran no test: the test name \
+                     `{name}` was not found in {} (a renamed or cfg'd-out test?)",
+                    exe.display()
+                ),
+                (None, Some(code), _) => format!(
+                    "netns-test: the test's process exited with status {code} before it \
+                     finished (a body calling std::process::exit?)"
+                ),
+                (None, None, Err(e)) => {
+                    format!("netns-test: the test's process could not be waited for: {e}")
+                }
+                (None, None, Ok(s)) => format!("netns-test: the test's process ended: {s}"),
             };
-            fail(with_forensics(format!(
-                "netns-test: the test's isolated child process {how} without reporting a \
-                 verdict. If it ran no test at all, the test name `{name}` was not found in \
-                 {} (a renamed or cfg'd-out test?)",
-                exe.display()
-            )))
+            fail(with_forensics(msg))
         }
+    }
+}
+
+/// The usual name of a signal, for messages.
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGABRT => "SIGABRT: abort()",
+        libc::SIGSEGV => "SIGSEGV: invalid memory access or stack overflow",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGINT => "SIGINT",
+        _ => "see signal(7)",
     }
 }
 
