@@ -266,11 +266,14 @@ fn parent(name: &str, settings: &Settings) {
             }
             resume_unwind(Box::new(with_forensics(rest.to_owned())))
         }
-        TIMEOUT => fail(with_forensics(format!(
-            "netns-test: the test timed out after {}; its processes were killed (set \
-             `timeout = \"...\"` on the test or NETNS_TEST_TIMEOUT)",
-            human(settings.timeout.unwrap_or_default())
-        ))),
+        TIMEOUT => harness_failure(
+            settings,
+            with_forensics(format!(
+                "netns-test: the test timed out after {}; its processes were killed (set \
+                 `timeout = \"...\"` on the test or NETNS_TEST_TIMEOUT)",
+                human(settings.timeout.unwrap_or_default())
+            )),
+        ),
         FAIL => {
             let mut lines = rest.split('\0');
             let mut msg = format!("Error: {}", lines.next().unwrap_or_default());
@@ -283,10 +286,13 @@ fn parent(name: &str, settings: &Settings) {
             }
             fail(with_forensics(msg))
         }
-        SETUP => fail(format!(
-            "netns-test: could not set up the test's network:\n{}",
-            rest.replace('\0', "\n  caused by: ")
-        )),
+        SETUP => harness_failure(
+            settings,
+            format!(
+                "netns-test: could not set up the test's network:\n{}",
+                rest.replace('\0', "\n  caused by: ")
+            ),
+        ),
         _ => {
             let signal = status
                 .as_ref()
@@ -313,8 +319,23 @@ fn parent(name: &str, settings: &Settings) {
                 }
                 (None, None, Ok(s)) => format!("netns-test: the test's process ended: {s}"),
             };
-            fail(with_forensics(msg))
+            harness_failure(settings, with_forensics(msg))
         }
+    }
+}
+
+/// Fails the test for a reason that is not the body's own panic (timeout, set-up error,
+/// a signal). Under `#[should_panic]` a panic would count as success, so there the
+/// message is printed and the function returns: libtest then fails the test with "did
+/// not panic as expected".
+fn harness_failure(settings: &Settings, message: String) {
+    if settings.expects_panic {
+        eprintln!(
+            "{message}\n(netns-test: this is not the panic #[should_panic] expects, so the \
+             test fails)"
+        );
+    } else {
+        fail(message)
     }
 }
 

@@ -69,6 +69,16 @@ mod victims {
         Ok(())
     }
 
+    #[netns_test(topology = "../fixtures/s1.toml", timeout = "300ms")]
+    #[should_panic]
+    #[ignore = "run by teardown checks"]
+    fn should_panic_but_hangs(_net: &Net) {
+        if std::env::var_os(TOKEN).is_none() {
+            panic!("not run by the checks");
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by teardown checks"]
     fn hangs(net: &Net) {
@@ -229,6 +239,15 @@ fn nothing_survives_a_runner_killed_with_sigkill() {
         before,
         "the machine's network namespace changed"
     );
+}
+
+#[test]
+fn a_timeout_is_not_the_panic_should_panic_expects() {
+    let out = run_to_end("should_panic_but_hangs");
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("timed out after 300ms"), "{t}");
+    assert!(t.contains("did not panic as expected"), "{t}");
 }
 
 #[test]
