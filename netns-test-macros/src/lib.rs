@@ -123,11 +123,26 @@ use proc_macro::TokenStream;
 ///
 /// # Arguments
 ///
-/// | key        | value                                  | required |
-/// |------------|----------------------------------------|----------|
-/// | `topology` | a topology file's path, or its text    | yes      |
+/// | key             | value                                                  | default |
+/// |-----------------|--------------------------------------------------------|---------|
+/// | `topology`      | a topology file's path, or its text (required)         |         |
+/// | `timeout`       | `"30s"`, `"500ms"`, `"2m"`, or `"none"`                | 60 s    |
+/// | `capture`       | `"on-failure"`, `"always"` or `"never"`                | on-failure |
+/// | `snaplen`       | bytes kept of each captured packet, 64 to 262144       | 262144  |
+/// | `capture_limit` | memory for the capture, e.g. `"32MiB"`; oldest dropped | 32 MiB  |
+/// | `summary`       | how many packets the failure message lists             | 20      |
 ///
-/// An unknown key, a repeated key or a missing `topology` is a compile error.
+/// Each option but `topology` can also be set for every test with an environment
+/// variable (`NETNS_TEST_TIMEOUT`, `NETNS_TEST_CAPTURE`, `NETNS_TEST_SNAPLEN`,
+/// `NETNS_TEST_CAPTURE_LIMIT`, `NETNS_TEST_SUMMARY`); the attribute wins.
+///
+/// ```ignore
+/// #[netns_test(topology = "fixtures/pair.toml", timeout = "5s", capture = "always")]
+/// fn bulk_transfer(net: &Net) { /* ... */ }
+/// ```
+///
+/// An unknown key, a repeated key, a bad value or a missing `topology` is a compile
+/// error.
 ///
 /// # What it expands to
 ///
