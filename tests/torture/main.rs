@@ -7,6 +7,7 @@
 //!   seeing only its own network.
 //! - `limits`: a topology over the kernel's namespace limit fails cleanly.
 //! - `security`: artifacts belong to the invoking user and are not world-writable.
+//! - `zoo`: malformed topologies are clear errors, never panics.
 //!
 //! Sizes: `NETNS_TEST_TORTURE=full` runs the sizes (1000 faulted tests, 200
 //! parallel isolation tests); the default is a smaller run of the same mix.
@@ -16,6 +17,7 @@ mod limits;
 mod machine;
 mod security;
 mod teardown;
+mod zoo;
 
 /// How many faulted tests the teardown torture runs.
 pub(crate) fn size(default: usize, full: usize) -> usize {
