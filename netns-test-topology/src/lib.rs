@@ -72,7 +72,7 @@
 //!   |
 //! 2 | forwardng = true
 //!   | ^^^^^^^^^
-//!   = help: did you mean `forwarding`? accepted keys: forwarding, loopback, sysctl, routes"
+//!   = help: did you mean `forwarding`? accepted keys: forwarding, loopback, sysctl, routes, nat, filter, hostname, hosts"
 //! );
 //! ```
 //!

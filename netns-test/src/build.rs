@@ -11,11 +11,22 @@
 //! 2. every other device, created up, with its final name, index, MTU and MAC, in its
 //!    final namespace (a veth pair is one request creating both ends, each in its node);
 //!    `lo` up;
-//! 3. bridge ports enslaved, second veth ends brought up, addresses added;
-//! 4. routes.
+//!    then the devices stacked on others (macvlan, ipvlan, vlan on their parent, a
+//!    VXLAN on its underlay), created in the parent's node and moved to their own in
+//!    the same request; then tun and tap devices (ioctls on `/dev/net/tun`, in the
+//!    node);
+//! 3. bridge ports enslaved, second veth ends brought up, addresses added, tun/tap
+//!    settings, further VXLAN remotes;
+//! 4. impairments (qdiscs), then routes;
+//! 5. NAT and filter rules (one `nft -f -` per node that has some, all at once).
 //!
-//! Interface indexes are chosen here (1 is `lo`; then 2, 3, ... in creation order,
-//! unique across all the test's namespaces) so that no phase has to look anything up.
+//! Phase 1 also asks, without creating anything, whether the kernel knows the kinds
+//! made later (stacked devices: a request naming a parent that does not exist; qdiscs:
+//! the qdisc without options on `lo`; tun: `/dev/net/tun` opens), so that every missing
+//! feature is named in one message before anything is built.
+//!
+//! Interface indexes are chosen here (1 is `lo`; then 1000, 1001, ... in creation
+//! order, unique across all the test's namespaces, above the kernel's fallback tunnels) so that no phase has to look anything up.
 //! Unique matters: the kernel treats a veth whose index equals its peer's as a "stacked"
 //! device and delays its carrier event (linkwatch) by up to a second.
 //!
@@ -37,8 +48,8 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::route::{RouteScope, RouteType};
 use netns_test_topology::{
-    Bridge, Device, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec, Route, RouteDest,
-    RouteKind, Topology,
+    Bridge, Device, DeviceSettings, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec,
+    Route, RouteDest, RouteKind, Topology,
 };
 use rtnetlink::{
     AddressMessageBuilder, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder,
@@ -53,6 +64,8 @@ pub(crate) struct BuiltNode {
     pub(crate) name: String,
     pub(crate) netns: OwnedFd,
     pub(crate) nl: Netlink,
+    /// The far ends of the node's tun and tap devices, by interface name.
+    pub(crate) taps: Vec<(String, OwnedFd)>,
 }
 
 /// The sysctls every node gets before its own when the topology uses IPv6: no
@@ -130,6 +143,7 @@ fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
         name: spec.name.clone(),
         netns,
         nl,
+        taps: Vec::new(),
     })
 }
 
@@ -178,6 +192,7 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
         name: HOST.to_owned(),
         netns: host_netns,
         nl,
+        taps: Vec::new(),
     });
     for node in created {
         out.push(node?);
@@ -288,10 +303,10 @@ impl Indexes {
     }
 }
 
-fn with_config(
-    mut b: LinkMessageBuilder<impl Sized>,
+pub(crate) fn with_config<T>(
+    mut b: LinkMessageBuilder<T>,
     cfg: &IfaceConfig,
-) -> LinkMessageBuilder<impl Sized> {
+) -> LinkMessageBuilder<T> {
     if let Some(mtu) = cfg.mtu {
         b = b.mtu(mtu);
     }
@@ -315,19 +330,6 @@ fn create_bridge(br: &Bridge, index: u32) -> Request {
         RouteNetlinkMessage::NewLink(msg),
         NLM_F_CREATE | NLM_F_EXCL,
         format!("ip link add {} type bridge", br.name),
-    )
-}
-
-fn create_device(dev: &Device, index: u32) -> Request {
-    let kind = dev.kind.kernel_kind();
-    let b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::from(kind))
-        .name(dev.name.clone())
-        .index(index);
-    let msg = with_config(b, &dev.config).build();
-    Request::new(
-        RouteNetlinkMessage::NewLink(msg),
-        NLM_F_CREATE | NLM_F_EXCL,
-        format!("ip link add {} type {kind}", dev.name),
     )
 }
 
@@ -384,7 +386,7 @@ pub(crate) fn add_address(iface: &str, index: u32, net: &IpNet) -> Request {
     )
 }
 
-fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
+pub(crate) fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
     let (kind, via, onlink) = match &route.kind {
         RouteKind::Unicast { via, onlink, .. } => (RouteType::Unicast, *via, *onlink),
         RouteKind::Blackhole => (RouteType::BlackHole, None, false),
@@ -427,9 +429,53 @@ fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
     )
 }
 
+/// What a phase-1 request finds out.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// A link kind; `only` if the request creates nothing (its refusal is expected).
+    Link { kind: &'static str, only: bool },
+    /// A qdisc kind, asked without creating anything.
+    Qdisc(&'static str),
+}
+
+/// Sends phase 1 and turns "unknown kind" refusals into one list of missing features.
+fn run_probes(
+    nodes: &mut [BuiltNode],
+    probe: Phase,
+    what: HashMap<(usize, usize), Probe>,
+    mut missing: Vec<MissingFeature>,
+) -> Result<()> {
+    let refused = probe.run(nodes)?;
+    let mut other = Vec::new();
+    for (n, req, refusal) in refused {
+        let errno = refusal.error.raw_os_error();
+        match what.get(&(n, refusal.index)) {
+            Some(Probe::Link { kind, .. }) if errno == Some(libc::EOPNOTSUPP) => {
+                missing.push(MissingFeature {
+                    what: format!("the `{kind}` link kind (ip link add ... type {kind})"),
+                    config: config_option(kind),
+                });
+            }
+            Some(Probe::Qdisc(kind)) if errno == Some(libc::ENOENT) => {
+                missing.push(MissingFeature {
+                    what: format!("the `{kind}` qdisc (tc qdisc add ... {kind})"),
+                    config: crate::tc::config_option(kind),
+                });
+            }
+            Some(Probe::Link { only: true, .. } | Probe::Qdisc(_)) => {}
+            _ => other.push((n, req, refusal)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingKernelFeatures(missing));
+    }
+    first_error(nodes, other)
+}
+
 /// Builds `topo`. Returns the nodes in topology order (`host` first).
 pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     let mut clock = PhaseClock::new();
+    let nft = crate::nat::find_nft(topo)?;
     let mut nodes = make_namespaces(topo)?;
     clock.lap("namespaces");
     let pos: HashMap<&str, usize> = topo
@@ -440,7 +486,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         .collect();
     let at = |name: &str| pos.get(name).copied().unwrap_or(0);
     let mut idx = Indexes {
-        next: 2,
+        next: FIRST_INDEX,
         map: HashMap::new(),
     };
 
@@ -451,10 +497,16 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         let i = idx.assign(n, &br.name);
         creations.push((n, create_bridge(br, i), "bridge"));
     }
-    for dev in &topo.devices {
+    let (stacked, plain): (Vec<&Device>, Vec<&Device>) = topo
+        .devices
+        .iter()
+        .filter(|d| !crate::tap::is_tuntap(d))
+        .partition(|d| crate::devices::is_stacked(d));
+    for dev in plain {
         let n = at(&dev.node);
         let i = idx.assign(n, &dev.name);
-        creations.push((n, create_device(dev, i), dev.kind.kernel_kind()));
+        let req = crate::devices::create(dev, i, None, None);
+        creations.push((n, req, dev.kind.kernel_kind()));
     }
     for link in &topo.links {
         let (na, nb) = (at(&link.ends[0].node), at(&link.ends[1].node));
@@ -465,35 +517,53 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     let mut probe = Phase::new(nodes.len());
     let mut rest = Phase::new(nodes.len());
+    let mut what: HashMap<(usize, usize), Probe> = HashMap::new();
     let mut seen: Vec<&str> = Vec::new();
     for (n, req, kind) in creations {
         if seen.contains(&kind) {
             rest.push(n, req, Some(kind));
         } else {
             seen.push(kind);
+            what.insert(
+                (n, probe.per_node[n].len()),
+                Probe::Link { kind, only: false },
+            );
             probe.push(n, req, Some(kind));
         }
     }
-    let probe_kinds: Vec<Vec<Option<&str>>> = probe.kinds.clone();
-    clock.lap("plan");
-    let refused = probe.run(&mut nodes)?;
-    clock.lap("first device of each kind");
-    let mut missing = Vec::new();
-    let mut other = Vec::new();
-    for (n, req, refusal) in refused {
-        let kind = probe_kinds[n].get(refusal.index).copied().flatten();
-        match (refusal.error.raw_os_error(), kind) {
-            (Some(libc::EOPNOTSUPP), Some(kind)) => missing.push(MissingFeature {
-                what: format!("the `{kind}` link kind (ip link add ... type {kind})"),
-                config: config_option(kind),
-            }),
-            _ => other.push((n, req, refusal)),
+    for dev in &stacked {
+        let kind = dev.kind.kernel_kind();
+        if !seen.contains(&kind) {
+            seen.push(kind);
+            what.insert(
+                (0, probe.per_node[0].len()),
+                Probe::Link { kind, only: true },
+            );
+            probe.push(0, crate::devices::probe_request(dev.kind), Some(kind));
         }
     }
-    if !missing.is_empty() {
-        return Err(Error::MissingKernelFeatures(missing));
+    let mut qdiscs: Vec<&'static str> = Vec::new();
+    for iface in topo.interfaces() {
+        for k in crate::tc::kinds(&iface.config.impairment) {
+            if !qdiscs.contains(&k) {
+                qdiscs.push(k);
+                what.insert((0, probe.per_node[0].len()), Probe::Qdisc(k));
+                probe.push(0, crate::tc::probe_request(k), None);
+            }
+        }
     }
-    first_error(&nodes, other)?;
+    let mut missing = Vec::new();
+    if topo.devices.iter().any(crate::tap::is_tuntap) {
+        if let Err(detail) = crate::tap::available() {
+            missing.push(MissingFeature {
+                what: format!("tun/tap devices ({detail})"),
+                config: "CONFIG_TUN".to_owned(),
+            });
+        }
+    }
+    clock.lap("plan");
+    run_probes(&mut nodes, probe, what, missing)?;
+    clock.lap("first device of each kind");
 
     for (n, node) in topo.nodes.iter().enumerate() {
         if node.loopback {
@@ -507,6 +577,33 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     let refused = rest.run(&mut nodes)?;
     first_error(&nodes, refused)?;
+
+    // Devices stacked on others, in the parent's node.
+    let mut phase = Phase::new(nodes.len());
+    for dev in &stacked {
+        let n = at(&dev.node);
+        let (home, lower) = match &dev.settings {
+            DeviceSettings::Vxlan(v) => (n, v.dev.as_deref().map(|d| idx.get(n, d))),
+            DeviceSettings::Macvlan { parent, .. }
+            | DeviceSettings::Ipvlan { parent, .. }
+            | DeviceSettings::Vlan { parent, .. } => {
+                let p = at(&parent.node);
+                (p, Some(idx.get(p, &parent.iface)))
+            }
+            _ => (n, None),
+        };
+        let i = idx.assign(n, &dev.name);
+        let target = (home != n).then(|| &nodes[n].netns);
+        phase.push(home, crate::devices::create(dev, i, lower, target), None);
+    }
+    let refused = phase.run(&mut nodes)?;
+    first_error(&nodes, refused)?;
+    for dev in topo.devices.iter().filter(|d| crate::tap::is_tuntap(d)) {
+        let n = at(&dev.node);
+        let i = idx.assign(n, &dev.name);
+        let fd = crate::tap::create(&nodes[n], dev, i)?;
+        nodes[n].taps.push((dev.name.clone(), fd));
+    }
     clock.lap("devices");
 
     // Phase 3: bridge ports and addresses.
@@ -547,6 +644,22 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             );
         }
     }
+    for dev in &topo.devices {
+        let n = at(&dev.node);
+        let i = idx.get(n, &dev.name);
+        if crate::tap::is_tuntap(dev) {
+            let msg = with_config(LinkUnspec::new_with_index(i), &dev.config).build();
+            let what = format!("ip link set {} (mtu, address, up)", dev.name);
+            phase.push(
+                n,
+                Request::new(RouteNetlinkMessage::SetLink(msg), 0, what),
+                None,
+            );
+        }
+        for req in crate::devices::vxlan_remotes(dev, i) {
+            phase.push(n, req, None);
+        }
+    }
     for iface in topo.interfaces() {
         let n = at(iface.node);
         let i = idx.get(n, iface.name);
@@ -558,7 +671,17 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     first_error(&nodes, refused)?;
 
     clock.lap("ports and addresses");
-    // Phase 4: routes.
+    // Phase 4: impairments, then routes.
+    let mut phase = Phase::new(nodes.len());
+    for iface in topo.interfaces() {
+        let n = at(iface.node);
+        let i = idx.get(n, iface.name);
+        for req in crate::tc::install(iface.name, i, &iface.config.impairment) {
+            phase.push(n, req, None);
+        }
+    }
+    let refused = phase.run(&mut nodes)?;
+    first_error(&nodes, refused)?;
     let mut phase = Phase::new(nodes.len());
     for (n, node) in topo.nodes.iter().enumerate() {
         for r in &node.routes {
@@ -571,6 +694,9 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     let refused = phase.run(&mut nodes)?;
     first_error(&nodes, refused)?;
+    clock.lap("routes");
+    crate::nat::load(topo, &nodes, nft.as_ref())?;
+    clock.lap("nat and filter");
 
     let mut pending: Vec<Vec<(u32, &str)>> = vec![Vec::new(); nodes.len()];
     for link in &topo.links {
@@ -581,12 +707,25 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             }
         }
     }
-    clock.lap("routes");
+    for dev in topo
+        .devices
+        .iter()
+        .filter(|d| d.kind.has_parent() && d.config.up)
+    {
+        let n = at(&dev.node);
+        pending[n].push((idx.get(n, &dev.name), dev.name.as_str()));
+    }
     wait_until_up(&mut nodes, pending)?;
     clock.lap("links up");
     clock.report(topo.nodes.len());
     Ok(nodes)
 }
+
+/// The first interface index the build hands out. A new namespace can already hold
+/// devices besides `lo`: with the ip_gre, ipip, sit or ip6 tunnel modules loaded, the
+/// kernel adds fallback tunnels (`gre0`, `tunl0`, `sit0`, ...) at the lowest indexes.
+/// Starting well above them keeps chosen indexes free everywhere.
+const FIRST_INDEX: u32 = 1000;
 
 /// Per-phase timings, printed to stderr when `NETNS_TEST_TIMING` is set: where a
 /// build's time goes, to keep the per-test path honest.

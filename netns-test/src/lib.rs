@@ -19,13 +19,18 @@
 
 mod build;
 mod capture;
+mod devices;
 mod error;
+mod faults;
 mod icmp;
+mod nat;
 mod net;
 mod netlink;
 mod ns;
 mod runner;
 mod standalone;
+mod tap;
+mod tc;
 mod userns;
 
 #[doc(hidden)]

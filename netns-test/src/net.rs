@@ -32,6 +32,8 @@ pub(crate) const CHILD_ENV: &str = "__NETNS_TEST_CHILD";
 pub struct Net {
     topology: Topology,
     nodes: Vec<Node>,
+    /// Links cut at run time (indexes into the topology's links).
+    cuts: Mutex<Vec<usize>>,
 }
 
 impl fmt::Debug for Net {
@@ -55,9 +57,18 @@ impl Net {
                 netns: b.netns,
                 nl: Mutex::new(b.nl),
                 worker: OnceLock::new(),
+                taps: b.taps,
             })
             .collect();
-        Net { topology, nodes }
+        Net {
+            topology,
+            nodes,
+            cuts: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn cuts_mut<T>(&self, f: impl FnOnce(&mut Vec<usize>) -> T) -> T {
+        f(&mut self.cuts.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The node called `name`.
@@ -111,6 +122,7 @@ pub struct Node {
     netns: OwnedFd,
     nl: Mutex<Netlink>,
     worker: OnceLock<Worker>,
+    taps: Vec<(String, OwnedFd)>,
 }
 
 impl fmt::Debug for Node {
@@ -265,12 +277,49 @@ impl Node {
         tokio::process::Command::from(self.command(program))
     }
 
-    fn netlink<T>(&self, f: impl FnOnce(&mut Netlink) -> std::io::Result<T>) -> std::io::Result<T> {
+    /// The far end of the node's tun or tap device `name` (a `[[devices]]` entry of
+    /// kind `tun` or `tap`): what the body writes is received by the interface, and what
+    /// the node sends out of the interface is read here, one frame (tap: Ethernet; tun:
+    /// IP packet, no packet information header) per `read`.
+    ///
+    /// Each call returns a new descriptor for the same device (reads block; use
+    /// `set_nonblocking` through `std::os::fd` or wrap it in `tokio::io::unix::AsyncFd`
+    /// for async code). The device lives as long as the test's network.
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {
+    /// use std::io::Read;
+    /// let mut tap = net.node("ns1").tap("tap0")?;
+    /// let mut frame = [0u8; 1514];
+    /// let n = tap.read(&mut frame).unwrap();
+    /// # Ok(()) }
+    /// ```
+    pub fn tap(&self, name: &str) -> Result<std::fs::File> {
+        let Some((_, fd)) = self.taps.iter().find(|(n, _)| n == name) else {
+            return Err(Error::UnknownInterface {
+                node: self.name.clone(),
+                name: name.to_owned(),
+                known: self.taps.iter().map(|(n, _)| n.clone()).collect(),
+            });
+        };
+        fd.try_clone().map(std::fs::File::from).map_err(|e| {
+            Error::io(
+                Some(&self.name),
+                format!("duplicating the descriptor of {name}"),
+                e,
+            )
+        })
+    }
+
+    pub(crate) fn netlink<T>(
+        &self,
+        f: impl FnOnce(&mut Netlink) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
         let mut nl = self.nl.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut nl)
     }
 
-    fn request(&self, req: Request) -> Result<()> {
+    pub(crate) fn request(&self, req: Request) -> Result<()> {
         let refused = self
             .netlink(|nl| nl.execute(std::slice::from_ref(&req)))
             .map_err(|e| Error::io(Some(&self.name), format!("`{}`", req.what), e))?;

@@ -3,7 +3,9 @@
 
 mod api;
 mod capture;
+mod faults;
 mod kernel;
+mod nat;
 mod seeds;
 mod teardown;
 mod ui;

@@ -73,7 +73,7 @@ fn unknown_key_suggests_and_lists() {
     check(&d, 2, 1, "unknown key `forwardng` in node `ns1`");
     assert_eq!(
         help(&d),
-        "did you mean `forwarding`? accepted keys: forwarding, loopback, sysctl, routes"
+        "did you mean `forwarding`? accepted keys: forwarding, loopback, sysctl, routes, nat, filter, hostname, hosts"
     );
     let d = one("[[links]]\nendpoints = [\"ns1:a\", \"host:b\"]\nmtuu = 1500\n[nodes.ns1]\n");
     check(&d, 3, 1, "unknown key `mtuu` in a link");
@@ -95,7 +95,7 @@ fn unknown_key_suggests_and_lists() {
     let d = one("[nodes.ns1]\nxyz = 1\n");
     assert_eq!(
         help(&d),
-        "accepted keys: forwarding, loopback, sysctl, routes"
+        "accepted keys: forwarding, loopback, sysctl, routes, nat, filter, hostname, hosts"
     );
 }
 

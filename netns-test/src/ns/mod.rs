@@ -5,6 +5,7 @@
 
 pub(crate) mod packet;
 pub(crate) mod spawn;
+pub(crate) mod tun;
 
 use std::fs::File;
 use std::io;

@@ -1,0 +1,249 @@
+//! Run-time faults for resilience tests: cut and restore a link, partition the network,
+//! change a link's impairment.
+//!
+//! A cut takes both ends of a veth pair administratively down (`ip link set X down` in
+//! each node): packets sent over it fail at once ("Network is unreachable" where the
+//! route went with it) or are lost, and open connections stall. The kernel drops a
+//! downed interface's routes and IPv6 addresses, so a restore brings both ends up, waits
+//! until they are operationally up, and puts back the topology's addresses of the two
+//! ends and every route of the two nodes (replacing what is still there).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
+use netlink_packet_route::link::{LinkAttribute, State};
+use netns_test_topology::{Impairment, Link, RouteKind};
+
+use crate::error::{Error, MissingFeature, Result};
+use crate::net::{Net, Node};
+
+/// How long a restored link gets to come up.
+const UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Net {
+    fn link_of(&self, end: &str) -> Result<usize> {
+        let found = end.split_once(':').and_then(|(node, iface)| {
+            self.topology()
+                .links
+                .iter()
+                .position(|l| l.ends.iter().any(|e| e.node == node && e.iface == iface))
+        });
+        found.ok_or_else(|| {
+            let links: Vec<String> = self.topology().links.iter().map(link_text).collect();
+            Error::io(
+                None,
+                format!(
+                    "`{end}` is not an end of a veth link of this topology; write \"node:iface\" \
+                     of one of: {}",
+                    if links.is_empty() {
+                        "(no links)".to_owned()
+                    } else {
+                        links.join(", ")
+                    }
+                ),
+                io::Error::from(io::ErrorKind::InvalidInput),
+            )
+        })
+    }
+
+    /// Cuts the veth link one of whose ends is `end` (`"node:iface"`): both ends go
+    /// down, as if the cable were pulled. [`Net::restore_link`] or [`Net::heal`] puts
+    /// it back.
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {
+    /// net.cut_link("ns1:veth-ns1")?;
+    /// assert!(net.node("ns1").ping("192.168.1.2").is_err());
+    /// net.restore_link("ns1:veth-ns1")?;
+    /// net.node("ns1").ping("192.168.1.2")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cut_link(&self, end: &str) -> Result<()> {
+        let i = self.link_of(end)?;
+        self.cut(i)
+    }
+
+    fn cut(&self, i: usize) -> Result<()> {
+        let link = &self.topology().links[i];
+        for e in &link.ends {
+            self.try_node(&e.node)?.set_link_up(&e.iface, false)?;
+        }
+        self.cuts_mut(|c| {
+            if !c.contains(&i) {
+                c.push(i);
+            }
+        });
+        Ok(())
+    }
+
+    /// Restores a link cut with [`Net::cut_link`] or [`Net::partition`]: both ends up,
+    /// their addresses and both nodes' routes as the topology has them. Returns once
+    /// both ends are operationally up.
+    pub fn restore_link(&self, end: &str) -> Result<()> {
+        let i = self.link_of(end)?;
+        self.restore(i)
+    }
+
+    fn restore(&self, i: usize) -> Result<()> {
+        let link: &Link = &self.topology().links[i];
+        for e in &link.ends {
+            let node = self.try_node(&e.node)?;
+            node.set_link_up(&e.iface, true)?;
+        }
+        for e in &link.ends {
+            let node = self.try_node(&e.node)?;
+            if e.config.up {
+                node.wait_oper_up(&e.iface)?;
+            }
+            let index = node.interface(&e.iface)?.index;
+            for a in &e.config.addresses {
+                let mut req = crate::build::add_address(&e.iface, index, a);
+                req.flags = NLM_F_CREATE | NLM_F_REPLACE;
+                node.request(req)?;
+            }
+        }
+        for name in [&link.ends[0].node, &link.ends[1].node] {
+            let node = self.try_node(name)?;
+            let Some(spec) = self.topology().node(name) else {
+                continue;
+            };
+            for r in &spec.routes {
+                let dev = match &r.kind {
+                    RouteKind::Unicast { dev: Some(d), .. } => Some(node.interface(d)?.index),
+                    _ => None,
+                };
+                let mut req = crate::build::add_route(r, dev, crate::build::route_text(r));
+                req.flags = NLM_F_CREATE | NLM_F_REPLACE;
+                node.request(req)?;
+            }
+        }
+        self.cuts_mut(|c| c.retain(|x| *x != i));
+        Ok(())
+    }
+
+    /// Cuts every veth link with exactly one end in `side`: the nodes listed keep
+    /// talking among themselves, and so do the others, but nothing crosses. Returns the
+    /// links cut, as `"a:x <-> b:y"`. Bridges count as part of the node they are in:
+    /// to keep two nodes on a bridge in `host` together, list `host` with them.
+    pub fn partition(&self, side: &[&str]) -> Result<Vec<String>> {
+        for n in side {
+            self.try_node(n)?;
+        }
+        let mut cut = Vec::new();
+        for (i, l) in self.topology().links.iter().enumerate() {
+            let inside = l
+                .ends
+                .iter()
+                .filter(|e| side.contains(&e.node.as_str()))
+                .count();
+            if inside == 1 {
+                self.cut(i)?;
+                cut.push(link_text(l));
+            }
+        }
+        Ok(cut)
+    }
+
+    /// Restores every link cut so far (by [`Net::cut_link`] or [`Net::partition`]).
+    pub fn heal(&self) -> Result<()> {
+        let cuts = self.cuts_mut(|c| c.clone());
+        for i in cuts {
+            self.restore(i)?;
+        }
+        Ok(())
+    }
+}
+
+fn link_text(l: &Link) -> String {
+    format!(
+        "{}:{} <-> {}:{}",
+        l.ends[0].node, l.ends[0].iface, l.ends[1].node, l.ends[1].iface
+    )
+}
+
+impl Node {
+    /// Replaces the impairment of `iface`'s outgoing traffic (`tc qdisc replace dev
+    /// IFACE root netem ...`); an empty [`Impairment`] removes it. Works whether or not
+    /// the topology declared one.
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {
+    /// use std::time::Duration;
+    /// use netns_test::topology::Impairment;
+    /// let slow = Impairment { delay: Some(Duration::from_millis(100)), ..Impairment::default() };
+    /// net.node("ns1").set_impairment("veth-ns1", &slow)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_impairment(&self, iface: &str, imp: &Impairment) -> Result<()> {
+        let index = self.interface(iface)?.index;
+        // Nothing to remove is fine: the kernel then refuses with ENOENT/EINVAL.
+        let _ = self.request(crate::tc::remove(iface, index));
+        for req in crate::tc::install(iface, index, imp) {
+            let kind = if req.what.contains(" netem") {
+                "netem"
+            } else {
+                "tbf"
+            };
+            match self.request(req) {
+                Err(Error::Netlink { source, .. })
+                    if source.raw_os_error() == Some(libc::ENOENT) =>
+                {
+                    return Err(Error::MissingKernelFeatures(vec![MissingFeature {
+                        what: format!("the `{kind}` qdisc (tc qdisc add ... {kind})"),
+                        config: crate::tc::config_option(kind),
+                    }]));
+                }
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether interface `index` reports operstate UP now.
+    fn oper_up(&self, index: u32) -> Result<bool> {
+        use netlink_packet_route::RouteNetlinkMessage;
+        use netlink_packet_route::link::LinkMessage;
+        let links = self
+            .netlink(|nl| nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default())))
+            .map_err(|e| Error::io(Some(self.name()), "`ip link show`", e))?;
+        Ok(links.iter().any(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => {
+                l.header.index == index
+                    && l.attributes
+                        .iter()
+                        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+            }
+            _ => false,
+        }))
+    }
+
+    /// Waits, on link notifications, until `iface` is operationally up.
+    pub(crate) fn wait_oper_up(&self, iface: &str) -> Result<()> {
+        let index = self.interface(iface)?.index;
+        let deadline = Instant::now() + UP_TIMEOUT;
+        loop {
+            let events = self
+                .netlink(|nl| Ok(nl.take_link_events()))
+                .map_err(|e| Error::io(Some(self.name()), "reading link notifications", e))?;
+            let notified = events.iter().any(|l| {
+                l.header.index == index
+                    && l.attributes
+                        .iter()
+                        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+            });
+            if notified || self.oper_up(index)? {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    node: self.name().to_owned(),
+                    what: format!("waiting for {iface} to come up"),
+                    after: UP_TIMEOUT,
+                });
+            }
+            self.netlink(|nl| nl.wait_link_events(Duration::from_millis(50)))
+                .map_err(|e| Error::io(Some(self.name()), "reading link notifications", e))?;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! tun and tap devices whose far end is a file descriptor the test body holds: a
+//! userspace program on the other side of the interface.
+//!
+//! The device is created (`ip tuntap add NAME mode tap`, but not persistent) on a
+//! thread standing in the device's node, with the interface index the build chose;
+//! the node keeps the descriptor, so the device lives as long as the test's network.
+//! [`Node::tap`](crate::Node::tap) hands out duplicates of it.
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+
+use netns_test_topology::{Device, DeviceKind};
+
+use crate::build::BuiltNode;
+use crate::error::{Error, Result};
+
+/// Whether the device is a tun or tap (made with ioctls, not rtnetlink).
+pub(crate) fn is_tuntap(dev: &Device) -> bool {
+    matches!(dev.kind, DeviceKind::Tun | DeviceKind::Tap)
+}
+
+/// Whether this kernel has tun/tap: `/dev/net/tun` opens only when it does. `Err` is
+/// the reason it does not.
+pub(crate) fn available() -> std::result::Result<(), String> {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::ENXIO)) => {
+            Err(format!("/dev/net/tun: {e}"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("/dev/net/tun does not exist".to_owned())
+        }
+        // Another failure (permissions, say) is reported when the device is made.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Creates one tun or tap device in `node` with index `index`.
+pub(crate) fn create(node: &BuiltNode, dev: &Device, index: u32) -> Result<OwnedFd> {
+    let fd = node.netns.as_fd();
+    let tap = dev.kind == DeviceKind::Tap;
+    let made: std::io::Result<File> = std::thread::scope(|s| {
+        s.spawn(|| {
+            crate::ns::setns_net(fd)?;
+            crate::ns::tun::create(&dev.name, index, tap)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the tun/tap thread panicked")))
+    });
+    made.map(OwnedFd::from).map_err(|e| {
+        Error::io(
+            Some(&node.name),
+            format!(
+                "`ip tuntap add {} mode {}` (opening /dev/net/tun and TUNSETIFF)",
+                dev.name,
+                dev.kind.name()
+            ),
+            e,
+        )
+    })
+}

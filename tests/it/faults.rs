@@ -1,0 +1,127 @@
+//! Run-time faults: a link cut mid-test breaks connections and restoring it heals
+//! them; a partition separates nodes until healed; a link's rate limit changes while
+//! the test runs.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use netns_test::topology::Impairment;
+use netns_test::{Net, netns_test};
+
+#[netns_test(topology = "../fixtures/s4.toml")]
+fn a_cut_link_breaks_a_connection_and_restoring_it_heals(net: &Net) {
+    let listener = net
+        .node("ns2")
+        .run(|| TcpListener::bind("192.168.2.2:7000"))
+        .unwrap();
+    let mut client = net
+        .node("ns1")
+        .run(|| TcpStream::connect("192.168.2.2:7000"))
+        .unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    client.write_all(b"before ").unwrap();
+
+    net.cut_link("ns1:veth-ns1").unwrap();
+    // New traffic fails at once: the route left with the link.
+    let err = net.node("ns1").ping("192.168.2.2").unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::NetworkUnreachable), "{err}");
+    let refused = net.node("ns1").run(|| {
+        TcpStream::connect_timeout(&"192.168.2.2:7000".parse().unwrap(), Duration::from_secs(2))
+    });
+    assert!(refused.is_err(), "a connection went through a cut link");
+    // The open connection queues what it is given ...
+    client.write_all(b"during").unwrap();
+
+    net.restore_link("ns1:veth-ns1").unwrap();
+    // ... and delivers it once the link is back (TCP retransmits).
+    assert_eq!(net.node("ns1").ping("192.168.2.2").unwrap().ttl, 63);
+    drop(client);
+    server
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = String::new();
+    server.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "before during");
+}
+
+#[netns_test(topology = "../fixtures/s3.toml")]
+fn a_partition_separates_nodes_until_healed(net: &Net) {
+    let cut = net.partition(&["ns1"]).unwrap();
+    assert_eq!(cut, ["ns1:veth-ns1 <-> host:veth-ns1-br"]);
+    assert!(net.node("ns1").ping("192.168.1.2").is_err());
+    // The other side still talks among itself through the bridge.
+    assert_eq!(net.node("ns2").ping("192.168.1.3").unwrap().ttl, 64);
+    net.heal().unwrap();
+    for to in ["192.168.1.2", "192.168.1.3"] {
+        assert_eq!(net.node("ns1").ping(to).unwrap().ttl, 64);
+    }
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn cutting_something_that_is_not_a_link_says_what_links_exist(net: &Net) {
+    let err = net.cut_link("ns1:eth9").unwrap_err().to_string();
+    assert!(
+        err.contains("`ns1:eth9` is not an end of a veth link"),
+        "{err}"
+    );
+    assert!(err.contains("ns1:veth-ns1 <-> ns2:veth-ns2"), "{err}");
+    let err = net.partition(&["ns9"]).unwrap_err().to_string();
+    assert!(err.contains("no node named `ns9`"), "{err}");
+}
+
+/// Sends `bytes` from a to b over TCP and returns how long it took.
+fn transfer(net: &Net, bytes: usize) -> Duration {
+    let listener = net
+        .node("b")
+        .run(|| TcpListener::bind("10.0.0.2:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).unwrap();
+        sink.len()
+    });
+    let started = Instant::now();
+    let mut s = net.node("a").run(|| TcpStream::connect(addr)).unwrap();
+    s.write_all(&vec![7u8; bytes]).unwrap();
+    drop(s);
+    assert_eq!(reader.join().unwrap(), bytes);
+    started.elapsed()
+}
+
+#[netns_test(topology = r#"
+[nodes.a]
+[nodes.b]
+[[links]]
+endpoints = [
+  { iface = "a:eth0", addresses = "10.0.0.1/24", rate = "8mbit", burst = "16kb" },
+  { iface = "b:eth0", addresses = "10.0.0.2/24" },
+]
+"#)]
+fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
+    // 8 mbit/s is 1 MB/s: 1 MB beyond the 16 KiB bucket takes at least 0.9 s.
+    let took = transfer(net, 1_000_000);
+    assert!(
+        took >= Duration::from_millis(900),
+        "1 MB at 8 mbit/s took {took:?}"
+    );
+    // Now 4 mbit/s: 500 kB takes at least 0.9 s too.
+    let slower = Impairment {
+        rate: Some(4_000_000),
+        burst: Some(16 * 1024),
+        ..Impairment::default()
+    };
+    net.node("a").set_impairment("eth0", &slower).unwrap();
+    let took = transfer(net, 500_000);
+    assert!(
+        took >= Duration::from_millis(900),
+        "500 kB at 4 mbit/s took {took:?}"
+    );
+    // And removed: the transfer still works.
+    net.node("a")
+        .set_impairment("eth0", &Impairment::default())
+        .unwrap();
+    transfer(net, 100_000);
+}
