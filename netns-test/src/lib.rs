@@ -21,6 +21,7 @@ mod build;
 mod capture;
 mod devices;
 mod error;
+mod fallback;
 mod faults;
 mod icmp;
 mod nat;
@@ -39,6 +40,7 @@ pub mod probe;
 pub mod scenario;
 
 pub use error::{Error, MissingFeature, Result};
+pub use fallback::FALLBACK_TUNNELS;
 pub use icmp::{Hop, PingOptions, PingReply, ToIpAddr};
 pub use net::{Interface, Net, Node};
 pub use netns_test_macros::netns_test;

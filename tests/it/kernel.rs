@@ -28,13 +28,19 @@ addresses = "10.255.0.1/32"
 }
 
 /// What the running kernel's build configuration says about `option`, if it is readable
-/// (`/proc/config.gz`): `Some(true)` for `y` or `m`.
+/// (`/proc/config.gz`, or `/boot/config-RELEASE` as Debian ships it): `Some(true)` for
+/// `y` or `m`.
 fn kernel_config(option: &str) -> Option<bool> {
-    let out = Command::new("zcat").arg("/proc/config.gz").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let proc = Command::new("zcat")
+        .arg("/proc/config.gz")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let text = proc.or_else(|| {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok()
+    })?;
     Some(
         text.lines()
             .any(|l| l == format!("{option}=y") || l == format!("{option}=m")),

@@ -5,6 +5,7 @@ mod api;
 mod capture;
 mod faults;
 mod kernel;
+mod kernel_probe;
 mod nat;
 mod seeds;
 mod teardown;

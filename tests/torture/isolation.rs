@@ -48,6 +48,7 @@ mod victims {
             .interfaces()
             .unwrap()
             .into_iter()
+            .filter(|i| !i.is_fallback_tunnel())
             .map(|i| i.name)
             .collect();
         assert_eq!(
@@ -60,6 +61,7 @@ mod victims {
             .interfaces()
             .unwrap()
             .into_iter()
+            .filter(|i| !i.is_fallback_tunnel())
             .map(|i| i.name)
             .collect();
         assert_eq!(
