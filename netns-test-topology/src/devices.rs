@@ -42,6 +42,11 @@ pub(crate) const KINDS: &[&str] = &[
     "dummy", "vxlan", "macvlan", "ipvlan", "vlan", "tun", "tap", "ipip", "gre", "sit",
 ];
 
+/// The devices tunnel modules create in every namespace.
+const FALLBACK_NAMES: &[&str] = &[
+    "tunl0", "gre0", "gretap0", "erspan0", "sit0", "ip6tnl0", "ip6gre0", "ip_vti0", "ip6_vti0",
+];
+
 /// The keys every device accepts.
 pub(crate) const COMMON_KEYS: &[&str] = &[
     "kind",
@@ -150,6 +155,20 @@ pub(crate) fn read_settings(
             }
         }
         DeviceKind::Ipip | DeviceKind::Gre | DeviceKind::Sit => {
+            if FALLBACK_NAMES.contains(&dev.name.as_str()) {
+                let msg = format!(
+                    "`{}` is the name of the kernel's fallback tunnel device",
+                    dev.name
+                );
+                let help = format!(
+                    "a kernel with {} tunnels puts a `{}` in every namespace: name yours otherwise, e.g. `{}1`",
+                    kind.name(),
+                    dev.name,
+                    kind.name()
+                );
+                ctx.err(&dev.name_span, msg, help);
+                return None;
+            }
             DeviceSettings::Tunnel(read_tunnel(ctx, kind, fields, item)?)
         }
         _ => DeviceSettings::None,
@@ -441,6 +460,11 @@ mod tests {
         assert!(e.contains("gre tunnel endpoint fd00::2 is IPv6"), "{e}");
         let e = err("kind = \"gre\"\nname = \"a:gre1\"\nvni = 5\nremote = \"10.0.2.16\"");
         assert!(e.contains("unknown key `vni` in a gre device"), "{e}");
+        let e = err("kind = \"gre\"\nname = \"a:gre0\"\nremote = \"10.0.2.16\"");
+        assert!(
+            e.contains("`gre0` is the name of the kernel's fallback tunnel device"),
+            "{e}"
+        );
         let e = err("kind = \"ipvlan\"\nname = \"a:ipv0\"\nparent = \"eth0\"\nmode = \"l4\"");
         assert!(e.contains("unknown ipvlan mode `l4`"), "{e}");
     }

@@ -292,9 +292,10 @@ pub struct FilterRule {
 pub struct Ratio(pub u32);
 
 impl Ratio {
-    /// The probability as the kernel's netem takes it (a fraction of `u32::MAX`).
+    /// The probability as the kernel's netem takes it (a fraction of 2^32, rounded
+    /// down and capped at `u32::MAX`, as `tc` computes it).
     pub fn kernel_value(self) -> u32 {
-        let v = u64::from(self.0) * u64::from(u32::MAX) / 1_000_000;
+        let v = (u64::from(self.0) << 32) / 1_000_000;
         u32::try_from(v).unwrap_or(u32::MAX)
     }
 
@@ -419,6 +420,8 @@ mod tests {
     fn ratios_scale_to_the_kernel() {
         assert_eq!(Ratio(1_000_000).kernel_value(), u32::MAX);
         assert_eq!(Ratio(0).kernel_value(), 0);
+        assert_eq!(Ratio(250_000).kernel_value(), 0x4000_0000);
+        assert_eq!(Ratio(300_000).kernel_value(), 0x4ccc_cccc);
         assert_eq!(Ratio(10_000).to_string(), "1%");
         assert_eq!(Ratio(500).to_string(), "0.05%");
     }

@@ -3,8 +3,11 @@
 
 mod api;
 mod capture;
+mod devices;
 mod faults;
 mod kernel;
+mod kernel_devices;
+mod kernel_impairments;
 mod kernel_probe;
 mod nat;
 mod seeds;

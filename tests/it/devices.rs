@@ -1,0 +1,113 @@
+//! The other virtual devices (S8) this kernel and every CI kernel has: macvlan modes,
+//! tun and tap devices whose far end is the test body, VXLAN. Kinds some kernels lack
+//! are in the `kernel_devices` module.
+
+use std::io::{Read, Write};
+use std::net::UdpSocket;
+
+use netns_test::{Net, netns_test};
+
+#[netns_test(topology = "../fixtures/s8-macvlan.toml")]
+fn macvlans_in_bridge_mode_talk_and_in_private_mode_do_not(net: &Net) {
+    assert_eq!(net.node("a").ping("10.0.0.2").unwrap().ttl, 64);
+    let err = net.node("c").ping("10.0.1.2").unwrap_err();
+    assert!(matches!(err, netns_test::Error::Timeout { .. }), "{err}");
+    // Each macvlan has a MAC of its own; the parent stays in the host.
+    let a = net.node("a").interface("mv0").unwrap();
+    let b = net.node("b").interface("mv0").unwrap();
+    let parent = net.host().interface("lan0").unwrap();
+    assert_ne!(a.mac, b.mac);
+    assert_ne!(a.mac, parent.mac);
+}
+
+#[netns_test(topology = "../fixtures/s8-macvlan.toml")]
+fn a_passthru_macvlan_takes_its_parents_mac(net: &Net) {
+    let pt = net.node("e").interface("pt0").unwrap();
+    let parent = net.host().interface("lan2").unwrap();
+    assert_eq!(pt.mac, parent.mac);
+}
+
+/// Answers ARP requests and ICMP echo requests for `me` on a tap descriptor until it
+/// has answered `echoes` pings.
+fn answer_pings(mut tap: std::fs::File, me: [u8; 4], mac: [u8; 6], echoes: usize) {
+    let mut answered = 0;
+    let mut buf = [0u8; 2048];
+    while answered < echoes {
+        let n = tap.read(&mut buf).unwrap();
+        let f = &buf[..n];
+        if n >= 42 && f[12..14] == [0x08, 0x06] && f[20..22] == [0, 1] && f[38..42] == me {
+            // ARP request for us: reply with our MAC.
+            let mut r = f[..42].to_vec();
+            r[0..6].copy_from_slice(&f[6..12]);
+            r[6..12].copy_from_slice(&mac);
+            r[20..22].copy_from_slice(&[0, 2]);
+            r[22..28].copy_from_slice(&mac);
+            r[28..32].copy_from_slice(&me);
+            r[32..42].copy_from_slice(&f[22..32]);
+            tap.write_all(&r).unwrap();
+        } else if n >= 42 && f[12..14] == [0x08, 0x00] && f[23] == 1 && f[30..34] == me {
+            let ihl = usize::from(f[14] & 0x0f) * 4;
+            let icmp = 14 + ihl;
+            if f[icmp] != 8 {
+                continue;
+            }
+            // Echo request: swap addresses, type 0, adjust the checksum by 0x0800.
+            let mut r = f.to_vec();
+            r[0..6].copy_from_slice(&f[6..12]);
+            r[6..12].copy_from_slice(&mac);
+            r[26..30].copy_from_slice(&f[30..34]);
+            r[30..34].copy_from_slice(&f[26..30]);
+            r[icmp] = 0;
+            let sum = u32::from(u16::from_be_bytes([r[icmp + 2], r[icmp + 3]])) + 0x0800;
+            let sum = (sum & 0xffff) + (sum >> 16);
+            r[icmp + 2..icmp + 4].copy_from_slice(&(sum as u16).to_be_bytes());
+            tap.write_all(&r).unwrap();
+            answered += 1;
+        }
+    }
+}
+
+#[netns_test(topology = "../fixtures/s8-tap.toml")]
+fn the_body_answers_pings_on_the_far_side_of_a_tap(net: &Net) {
+    let tap = net.node("a").tap("tap0").unwrap();
+    let responder =
+        std::thread::spawn(move || answer_pings(tap, [10, 0, 0, 2], [2, 0, 0, 0, 0, 2], 2));
+    for _ in 0..2 {
+        let reply = net.node("a").ping("10.0.0.2").unwrap();
+        assert_eq!(reply.ttl, 64);
+    }
+    responder.join().unwrap();
+    // The node learnt the body's MAC through ARP.
+    let arp = net
+        .node("a")
+        .command("cat")
+        .arg("/proc/net/arp")
+        .output()
+        .unwrap();
+    let arp = String::from_utf8_lossy(&arp.stdout).into_owned();
+    assert!(arp.contains("02:00:00:00:00:02"), "{arp}");
+}
+
+#[netns_test(topology = "../fixtures/s8-tap.toml")]
+fn a_tun_descriptor_carries_the_nodes_ip_packets(net: &Net) {
+    let mut tun = net.node("a").tap("tun0").unwrap();
+    let sock = net
+        .node("a")
+        .run(|| UdpSocket::bind("10.0.1.1:4000"))
+        .unwrap();
+    sock.send_to(b"through the tun", "10.0.1.2:5000").unwrap();
+    let mut buf = [0u8; 2048];
+    let packet = loop {
+        let n = tun.read(&mut buf).unwrap();
+        // Skip the IPv6 router solicitations and the like: the first UDP over IPv4.
+        if n > 28 && buf[0] >> 4 == 4 && buf[9] == 17 {
+            break buf[..n].to_vec();
+        }
+    };
+    assert_eq!(&packet[12..16], &[10, 0, 1, 1], "source");
+    assert_eq!(&packet[16..20], &[10, 0, 1, 2], "destination");
+    assert_eq!(&packet[28..], b"through the tun");
+    // Unknown names say which devices the node has.
+    let err = net.node("a").tap("tap9").unwrap_err().to_string();
+    assert!(err.contains("tap0") && err.contains("tun0"), "{err}");
+}

@@ -1,0 +1,125 @@
+//! netem impairments, which some kernels lack (this machine's among them): where the
+//! kernel has netem, the behaviour within bounds (an RTT at least the delay, a loss
+//! rate within bounds over 400 packets, every packet twice, a rate limit under a
+//! delay); where it does not, one message naming it before anything is built, and the
+//! same from a change at run time.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use netns_test::topology::Impairment;
+use netns_test::{Net, netns_test};
+
+use crate::kernel_devices::{check, kernel_config};
+
+/// Sends `count` UDP datagrams from `from` to `to` and counts those that arrive.
+fn datagrams(net: &Net, from: &str, to: (&str, &'static str), count: usize) -> usize {
+    let rx = net.node(to.0).run(|| UdpSocket::bind((to.1, 0))).unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let dest = rx.local_addr().unwrap();
+    let tx = net.node(from).run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
+    for i in 0..count {
+        tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
+        if i % 50 == 49 {
+            // Stay under the queue limit.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let mut got = 0;
+    let mut buf = [0u8; 16];
+    while rx.recv(&mut buf).is_ok() {
+        got += 1;
+    }
+    got
+}
+
+mod victims {
+    use super::*;
+
+    #[netns_test(topology = "../fixtures/kernel/s8-netem.toml")]
+    #[ignore = "run by kernel_impairments::netem_delays_loses_and_duplicates"]
+    fn netem(net: &Net) {
+        for _ in 0..3 {
+            let r = net.node("a").ping("10.0.1.2").unwrap();
+            assert!(
+                r.rtt >= Duration::from_millis(45),
+                "rtt {:?} under the 50 ms delay (jitter 5 ms)",
+                r.rtt
+            );
+        }
+        let got = datagrams(net, "c", ("d", "10.0.2.2"), 400);
+        assert!((200..=360).contains(&got), "30% loss: {got} of 400 arrived");
+        let got = datagrams(net, "e", ("f", "10.0.3.2"), 100);
+        assert_eq!(got, 200, "every datagram twice");
+        let r = net.node("g").ping("10.0.4.2").unwrap();
+        assert!(r.rtt >= Duration::from_millis(10), "rtt {:?}", r.rtt);
+        let listener = net
+            .node("h")
+            .run(|| TcpListener::bind("10.0.4.2:7000"))
+            .unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut sink = Vec::new();
+            s.read_to_end(&mut sink).unwrap();
+            sink.len()
+        });
+        let started = Instant::now();
+        let mut s = net
+            .node("g")
+            .run(|| TcpStream::connect("10.0.4.2:7000"))
+            .unwrap();
+        s.write_all(&vec![1u8; 1_000_000]).unwrap();
+        drop(s);
+        assert_eq!(reader.join().unwrap(), 1_000_000);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(900),
+            "1 MB at 8 mbit/s took {took:?}"
+        );
+        println!("netem delays, loses, duplicates and rate-limits");
+    }
+}
+
+#[test]
+fn netem_delays_loses_and_duplicates() {
+    check(
+        "kernel_impairments::victims::netem",
+        &[("qdisc", "netem", "CONFIG_NET_SCH_NETEM")],
+        "netem delays, loses, duplicates and rate-limits",
+    );
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn a_delay_added_at_run_time_shows_in_the_rtt(net: &Net) {
+    let slow = Impairment {
+        delay: Some(Duration::from_millis(100)),
+        ..Impairment::default()
+    };
+    match net.node("ns1").set_impairment("veth-ns1", &slow) {
+        Ok(()) => {
+            let r = net.node("ns1").ping("192.168.1.2").unwrap();
+            assert!(r.rtt >= Duration::from_millis(100), "rtt {:?}", r.rtt);
+            net.node("ns1")
+                .set_impairment("veth-ns1", &Impairment::default())
+                .unwrap();
+            net.node("ns1").ping("192.168.1.2").unwrap();
+            if let Some(has) = kernel_config("CONFIG_NET_SCH_NETEM") {
+                assert!(has, "netem worked on a kernel configured without it");
+            }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("the `netem` qdisc") && text.contains("CONFIG_NET_SCH_NETEM"),
+                "{text}"
+            );
+            if let Some(has) = kernel_config("CONFIG_NET_SCH_NETEM") {
+                assert!(!has, "kernel config and harness disagree: {text}");
+            }
+            // The link is left as it was.
+            assert_eq!(net.node("ns1").ping("192.168.1.2").unwrap().ttl, 64);
+        }
+    }
+}
