@@ -18,7 +18,8 @@
 //! 3. bridge ports enslaved, second veth ends brought up, addresses added, tun/tap
 //!    settings, further VXLAN remotes;
 //! 4. impairments (qdiscs), then routes;
-//! 5. NAT and filter rules (one `nft -f -` per node that has some, all at once).
+//! 5. NAT and filter rules (one `nft -f -` per node that has some, all at once); the
+//!    nodes' `/etc/hosts` files and host names (see [`crate::hosts`]).
 //!
 //! Phase 1 also asks, without creating anything, whether the kernel knows the kinds
 //! made later (stacked devices: a request naming a parent that does not exist; qdiscs:
@@ -66,6 +67,8 @@ pub(crate) struct BuiltNode {
     pub(crate) nl: Netlink,
     /// The far ends of the node's tun and tap devices, by interface name.
     pub(crate) taps: Vec<(String, OwnedFd)>,
+    /// The node's `/etc/hosts` and host name, when the topology asks for them.
+    pub(crate) env: Option<crate::ns::node_env::NodeEnv>,
 }
 
 /// The sysctls every node gets before its own when the topology uses IPv6: no
@@ -144,6 +147,7 @@ fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
         netns,
         nl,
         taps: Vec::new(),
+        env: None,
     })
 }
 
@@ -193,6 +197,7 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
         netns: host_netns,
         nl,
         taps: Vec::new(),
+        env: None,
     });
     for node in created {
         out.push(node?);
@@ -697,6 +702,9 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     clock.lap("routes");
     crate::nat::load(topo, &nodes, nft.as_ref())?;
     clock.lap("nat and filter");
+    for (node, env) in nodes.iter_mut().zip(crate::hosts::prepare(topo)?) {
+        node.env = env;
+    }
 
     let mut pending: Vec<Vec<(u32, &str)>> = vec![Vec::new(); nodes.len()];
     for link in &topo.links {

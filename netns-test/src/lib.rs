@@ -23,6 +23,7 @@ mod devices;
 mod error;
 mod fallback;
 mod faults;
+mod hosts;
 mod icmp;
 mod nat;
 mod net;

@@ -58,6 +58,7 @@ impl Net {
                 nl: Mutex::new(b.nl),
                 worker: OnceLock::new(),
                 taps: b.taps,
+                env: b.env,
             })
             .collect();
         Net {
@@ -123,6 +124,7 @@ pub struct Node {
     nl: Mutex<Netlink>,
     worker: OnceLock<Worker>,
     taps: Vec<(String, OwnedFd)>,
+    env: Option<ns::node_env::NodeEnv>,
 }
 
 impl fmt::Debug for Node {
@@ -187,12 +189,18 @@ impl Node {
         T: Send,
     {
         let fd = self.netns.as_fd();
+        let env = self.env.as_ref();
         std::thread::scope(|s| {
             let h = std::thread::Builder::new()
                 .name(format!("netns:{}", self.name))
                 .spawn_scoped(s, move || {
                     if let Err(e) = ns::setns_net(fd) {
                         panic!("netns-test: cannot enter node `{}`: {e}", self.name);
+                    }
+                    if let Some(env) = env
+                        && let Err(e) = ns::node_env::enter_thread(env)
+                    {
+                        panic!("netns-test: cannot give node `{}` its names: {e}", self.name);
                     }
                     f()
                 })
@@ -213,11 +221,17 @@ impl Node {
                 .try_clone()
                 .unwrap_or_else(|e| panic!("netns-test: cannot duplicate a namespace fd: {e}"));
             let name = self.name.clone();
+            let env = self.env.clone();
             std::thread::Builder::new()
                 .name(format!("netns-rt:{}", self.name))
                 .spawn(move || {
                     if let Err(e) = ns::setns_net(fd.as_fd()) {
                         panic!("netns-test: cannot enter node `{name}`: {e}");
+                    }
+                    if let Some(env) = &env
+                        && let Err(e) = ns::node_env::enter_thread(env)
+                    {
+                        panic!("netns-test: cannot give node `{name}` its names: {e}");
                     }
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -268,7 +282,10 @@ impl Node {
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
         let mut cmd = std::process::Command::new(program);
         cmd.env_remove(CHILD_ENV);
-        ns::spawn::enter_node(&mut cmd, self.netns.as_fd());
+        match &self.env {
+            Some(env) => ns::node_env::enter_node_env(&mut cmd, self.netns.as_fd(), env),
+            None => ns::spawn::enter_node(&mut cmd, self.netns.as_fd()),
+        }
         cmd
     }
 

@@ -111,3 +111,60 @@ fn a_tun_descriptor_carries_the_nodes_ip_packets(net: &Net) {
     let err = net.node("a").tap("tap9").unwrap_err().to_string();
     assert!(err.contains("tap0") && err.contains("tun0"), "{err}");
 }
+
+#[netns_test(topology = r#"
+[nodes.web]
+hostname = "web.example"
+hosts = { "db.internal" = "10.0.0.2" }
+
+[nodes.db]
+
+[[links]]
+endpoints = [
+  { iface = "web:eth0", addresses = "10.0.0.1/24" },
+  { iface = "db:eth0", addresses = "10.0.0.2/24" },
+]
+"#)]
+fn nodes_have_names_and_host_names(net: &Net) {
+    use std::net::ToSocketAddrs;
+    let resolve = |name: &str| -> Vec<String> {
+        (name, 80)
+            .to_socket_addrs()
+            .map(|a| a.map(|a| a.ip().to_string()).collect())
+            .unwrap_or_default()
+    };
+    // The body resolves node names anywhere in the test.
+    assert_eq!(resolve("db"), ["10.0.0.2"]);
+    assert_eq!(resolve("web"), ["10.0.0.1"]);
+    // Code run in a node sees the node's own entries and host name ...
+    let (db, name) = net.node("web").run(|| {
+        (
+            resolve("db.internal"),
+            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        )
+    });
+    assert_eq!(db, ["10.0.0.2"]);
+    assert_eq!(name.trim(), "web.example");
+    // ... and so do programs started there; a node without `hostname` is called by
+    // its name.
+    let cat = |node: &str, file: &str| {
+        let out = net.node(node).command("cat").arg(file).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        cat("web", "/proc/sys/kernel/hostname").trim(),
+        "web.example"
+    );
+    assert_eq!(cat("db", "/proc/sys/kernel/hostname").trim(), "db");
+    assert!(cat("web", "/etc/hosts").contains("10.0.0.2\tdb.internal"));
+    assert!(!cat("db", "/etc/hosts").contains("db.internal"));
+    // A TCP connection by name.
+    let listener = net
+        .node("db")
+        .run(|| std::net::TcpListener::bind("10.0.0.2:5432"))
+        .unwrap();
+    net.node("web")
+        .run(|| std::net::TcpStream::connect("db:5432"))
+        .unwrap();
+    listener.accept().unwrap();
+}
