@@ -204,7 +204,7 @@ pub enum NatRule {
     },
     /// Port forwarding: packets arriving (on `in_iface`, if set) for `port` go to `to`
     /// (`-t nat -A PREROUTING -p PROTO --dport PORT -j DNAT --to-destination TO`).
-    /// Also applies to the node's own outgoing packets to `port` of its addresses.
+    /// Packets the node itself sends are not forwarded.
     Dnat {
         /// The incoming interface, if restricted.
         in_iface: Option<String>,

@@ -62,6 +62,91 @@
 //! assert_eq!(topo.node("ns1").unwrap().routes.len(), 9);
 //! assert_eq!(topo.links[0].ends[1].config.mtu, Some(9000));
 //! assert_eq!(topo.bridges[0].ports, ["veth-ns2"]);
+//! ```
+//!
+//! # Devices, NAT and filter rules, impairments, names
+//!
+//! ```
+//! const SRC: &str = r#"
+//! [nodes.router]
+//! forwarding = true
+//! ## Loaded with nftables inside the node. masquerade/snat: by outgoing interface;
+//! ## dnat: port forwarding (proto tcp (default) | udp, `in` optional, `to` ADDR[:PORT]).
+//! nat = [
+//!   { masquerade = "wan" },
+//!   { dnat = { in = "wan", proto = "tcp", port = 8080, to = "192.168.10.5:80" } },
+//! ]
+//! ## First match decides; unmatched packets are accepted. action: accept | drop |
+//! ## reject (TCP reset for tcp, ICMP port unreachable otherwise); chain: input
+//! ## (default) | forward | output; proto: tcp | udp | icmp; from/to: prefixes;
+//! ## sport/dport (with tcp or udp); iif (not in output), oif (not in input).
+//! filter = [
+//!   { action = "drop", proto = "tcp", dport = 22, from = "10.0.0.0/8" },
+//!   { action = "reject", chain = "forward", proto = "udp", iif = "wan" },
+//! ]
+//! hostname = "edge"                         # what programs in the node see (default: node name)
+//! hosts = { "db.internal" = "192.168.10.5" } # /etc/hosts entries of this node
+//!
+//! [nodes.lan]
+//! [nodes.tapper]
+//!
+//! [[links]]
+//! endpoints = [
+//!   ## Impairments of the end's outgoing traffic: netem and a tbf rate limit.
+//!   { iface = "router:wan", addresses = "203.0.113.1/24", netem = { delay = "50ms", jitter = "5ms", loss = "1%", duplicate = "0.1%", reorder = "1%", corrupt = "0.01%", limit = 1000 }, rate = "10mbit", burst = "32kb" },
+//!   { iface = "host:uplink", addresses = "203.0.113.2/24" },
+//! ]
+//!
+//! [[links]]
+//! endpoints = [{ iface = "router:lan0", addresses = "10.0.2.15/24" }, "host:lan0"]
+//!
+//! ## VXLAN: vni; remote (an address or an array) or group (multicast, with dev);
+//! ## local, dev (underlay interface of the same node), dstport (4789), learning, ttl.
+//! [[devices]]
+//! kind = "vxlan"
+//! name = "router:vxlan1070"
+//! vni = 1070
+//! remote = "10.0.2.16"
+//! dev = "lan0"
+//!
+//! ## macvlan (mode private | vepa | bridge (default) | passthru), ipvlan (mode l2
+//! ## (default) | l3 | l3s) and vlan (id) sit on a parent: "iface" of the same node, or
+//! ## "node:iface" (created there and moved into this node).
+//! [[devices]]
+//! kind = "macvlan"
+//! name = "lan:mv0"
+//! parent = "host:lan0"
+//! mode = "bridge"
+//! addresses = "10.0.2.20/24"
+//!
+//! [[devices]]
+//! kind = "vlan"
+//! name = "router:lan0.10"
+//! parent = "lan0"
+//! id = 10
+//!
+//! ## ipip, gre, sit: remote (required), local, ttl; IPv4 underlay.
+//! [[devices]]
+//! kind = "gre"
+//! name = "router:gre1"
+//! local = "10.0.2.15"
+//! remote = "10.0.2.16"
+//! addresses = "192.168.200.1/30"
+//!
+//! ## tun and tap: the test body holds the far end (`Node::tap`).
+//! [[devices]]
+//! kind = "tap"
+//! name = "tapper:tap0"
+//! addresses = "10.99.0.1/24"
+//! "#;
+//!
+//! let topo = netns_test_topology::parse(SRC, "<inline>").unwrap();
+//! let router = topo.node("router").unwrap();
+//! assert_eq!(router.nat.len(), 2);
+//! assert_eq!(router.filter[0].dport, Some(22));
+//! let wan = &topo.links[0].ends[0].config.impairment;
+//! assert_eq!(wan.to_string(), "delay 50ms 5ms loss 1% duplicate 0.1% reorder 1% corrupt 0.01% limit 1000 rate 10mbit");
+//! assert_eq!(topo.devices.len(), 5);
 //!
 //! // Mistakes come back as diagnostics with a line, a column and a hint.
 //! let err = netns_test_topology::parse("[nodes.ns1]\nforwardng = true\n", "t.toml").unwrap_err();
@@ -134,7 +219,9 @@
 //! interfaces, that interface names are valid kernel names unique in their node, that
 //! addresses, MACs and MTUs are valid, that bridge ports are plain interfaces of the
 //! bridge's node without addresses, that every route's `dev` exists and its gateway lies
-//! in a subnet of the node, and that no address appears twice in one layer 2 segment.
+//! in a subnet of the node, that every interface a rule or device names (`masquerade`,
+//! `parent`, `dev`, `iif`, ...) exists, and that no address appears twice in one layer 2
+//! segment.
 #![forbid(unsafe_code)]
 
 mod addr;
