@@ -481,6 +481,7 @@ fn run_probes(
 pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     let mut clock = PhaseClock::new();
     let nft = crate::nat::find_nft(topo)?;
+    crate::tap::check_access(topo)?;
     let mut nodes = make_namespaces(topo)?;
     clock.lap("namespaces");
     let pos: HashMap<&str, usize> = topo
