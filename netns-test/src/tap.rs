@@ -20,13 +20,10 @@ pub(crate) fn is_tuntap(dev: &Device) -> bool {
 }
 
 /// Whether this kernel has tun/tap: `/dev/net/tun` opens only when it does. `Err` is
-/// the reason it does not.
+/// the reason it does not. A permission problem is not a missing feature: see
+/// [`check_access`].
 pub(crate) fn available() -> std::result::Result<(), String> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/net/tun")
-    {
+    match open() {
         Ok(_) => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::ENXIO)) => {
             Err(format!("/dev/net/tun: {e}"))
@@ -34,8 +31,43 @@ pub(crate) fn available() -> std::result::Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err("/dev/net/tun does not exist".to_owned())
         }
-        // Another failure (permissions, say) is reported when the device is made.
         Err(_) => Ok(()),
+    }
+}
+
+fn open() -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+}
+
+/// Fails, saying how to fix it, when the topology has tun/tap devices and this user
+/// may not open `/dev/net/tun` (most distributions make it mode 0666; some containers
+/// keep it 0600).
+pub(crate) fn check_access(topo: &netns_test_topology::Topology) -> Result<()> {
+    let Some(dev) = topo.devices.iter().find(|d| is_tuntap(d)) else {
+        return Ok(());
+    };
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata("/dev/net/tun")
+                .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
+                .unwrap_or_else(|_| "unknown".to_owned());
+            Err(Error::io(
+                Some(&dev.node),
+                format!(
+                    "the {} device `{}` needs /dev/net/tun, which this user may not open \
+                     (mode {mode}): make it usable by everyone, as most distributions do, \
+                     with `sudo chmod 0666 /dev/net/tun`, or run the test as root",
+                    dev.kind.name(),
+                    dev.name,
+                ),
+                e,
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
