@@ -196,7 +196,10 @@
 //! name = "the route to the peer is on-link"
 //! run = { node = "ns1", cmd = ["ip", "route"], status = 0, stdout = "192.168.1.0/24" }
 //!
-//! ## Run-time faults and pauses.
+//! ## Run-time faults and pauses. `impair` replaces an interface's impairment (`netem`,
+//! ## `rate`, `burst` as on a link end; none of them removes it).
+//! [[checks]]
+//! impair = { node = "ns1", iface = "veth-ns1", rate = "10mbit" }
 //! [[checks]]
 //! link = { node = "ns1", iface = "veth-ns1", state = "down" }
 //! [[checks]]
@@ -206,7 +209,7 @@
 //! "#;
 //!
 //! let topo = netns_test_topology::parse(SRC, "<inline>").unwrap();
-//! assert_eq!(topo.checks.len(), 7);
+//! assert_eq!(topo.checks.len(), 8);
 //! assert_eq!(topo.checks[0].to_string(), "ping ns1 -> ns2 (192.168.1.2): reply, ttl 64");
 //! assert_eq!(topo.checks[0].line, 13);
 //! ```
@@ -243,8 +246,8 @@ mod suggest;
 mod validate;
 
 pub use checks::model::{
-    Check, ConnectCheck, ConnectExpect, LinkCheck, PathCheck, PingCheck, PingExpect, Proto,
-    RunCheck, Step, Target, format_duration,
+    Check, ConnectCheck, ConnectExpect, ImpairCheck, LinkCheck, PathCheck, PingCheck, PingExpect,
+    Proto, RunCheck, Step, Target, format_duration,
 };
 pub use diag::{Diagnostic, Error};
 pub use elements::*;

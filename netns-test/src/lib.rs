@@ -31,6 +31,7 @@ mod netlink;
 mod ns;
 mod runner;
 mod standalone;
+mod stp;
 mod tap;
 mod tc;
 mod userns;

@@ -205,3 +205,40 @@ fn nodes_have_names_and_host_names(net: &Net) {
         .unwrap();
     listener.accept().unwrap();
 }
+
+#[netns_test(topology = r#"
+[nodes.a]
+[nodes.b]
+
+[[links]]
+endpoints = [
+  { iface = "a:eth0", addresses = "10.0.2.15/24" },
+  { iface = "b:eth0", addresses = "10.0.2.16/24" },
+]
+
+[[devices]]
+kind = "vxlan"
+name = "a:vxlan1070"
+vni = 1070
+group = "239.0.4.46"
+dev = "eth0"
+addresses = "192.168.10.1/24"
+
+[[devices]]
+kind = "vxlan"
+name = "b:vxlan1070"
+vni = 1070
+group = "239.0.4.46"
+dev = "eth0"
+addresses = "192.168.10.2/24"
+"#)]
+fn vxlan_over_a_multicast_group_carries_a_segment(net: &Net) {
+    // The document's form: flooded frames (ARP) go to the group, then unicast.
+    assert_eq!(net.node("a").ping("192.168.10.2").unwrap().ttl, 64);
+    let vx = net.node("b").interface("vxlan1070").unwrap();
+    assert_eq!(
+        vx.mtu,
+        Some(1450),
+        "VXLAN's 50 bytes of headers on a 1500 underlay"
+    );
+}

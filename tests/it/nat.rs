@@ -8,16 +8,13 @@ use std::time::{Duration, Instant};
 
 use netns_test::{Net, netns_test};
 
-/// Waits until `from` gets an echo reply from `to` (STP ports forward only after
-/// listening and learning), failing after 30 s.
-fn wait_reachable(net: &Net, from: &str, to: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match net.node(from).ping(to) {
-            Ok(_) => return,
-            Err(e) if Instant::now() > deadline => panic!("{from} -> {to}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
+/// Waits until STP lets the private bridges' ports forward (listening and learning
+/// take twice the forward delay).
+fn stp_settled(net: &Net) {
+    for m in ["machine-a", "machine-b"] {
+        net.node(m)
+            .wait_bridge_forwarding("br-pr", Duration::from_secs(30))
+            .unwrap();
     }
 }
 
@@ -28,8 +25,35 @@ fn connect(net: &Net, from: &str, to: &str, timeout: Duration) -> std::io::Resul
 }
 
 #[netns_test(topology = "../fixtures/s7.toml")]
+fn s7_private_bridges_run_stp_with_the_forward_delay(net: &Net) {
+    for m in ["machine-a", "machine-b"] {
+        let read = |what: &str| {
+            let path = format!("/sys/class/net/br-pr/bridge/{what}");
+            let out = net.node(m).command("cat").arg(&path).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        assert_eq!(read("stp_state"), "1", "{m}: STP is on (brctl stp on)");
+        assert_eq!(read("forward_delay"), "200", "{m}: 2 s in hundredths");
+    }
+    // The ports listen, then learn, before they forward: at least 2 x 2 s after
+    // they came up, which the build waited for.
+    let started = Instant::now();
+    for m in ["machine-a", "machine-b"] {
+        net.node(m)
+            .wait_bridge_forwarding("br-pr", Duration::from_secs(30))
+            .unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(net.node("vm-a").ping("192.168.10.12").unwrap().ttl, 64);
+    // br-pu has no STP: its ports forwarded from the start.
+    net.node("machine-a")
+        .wait_bridge_forwarding("br-pu", Duration::ZERO)
+        .unwrap();
+}
+
+#[netns_test(topology = "../fixtures/s7.toml")]
 fn s7_vms_on_two_machines_share_a_segment_through_vxlan(net: &Net) {
-    wait_reachable(net, "vm-a", "192.168.10.12");
+    stp_settled(net);
     // TTL 64: the same layer 2 segment, no router between the machines' VMs.
     assert_eq!(net.node("vm-a").ping("192.168.10.12").unwrap().ttl, 64);
     assert_eq!(net.node("vm-b").ping("192.168.10.11").unwrap().ttl, 64);
@@ -57,7 +81,7 @@ fn s7_vms_on_two_machines_share_a_segment_through_vxlan(net: &Net) {
 
 #[netns_test(topology = "../fixtures/s7.toml")]
 fn s7_the_internet_sees_only_the_routers_public_address(net: &Net) {
-    wait_reachable(net, "vm-a", "192.168.10.12");
+    stp_settled(net);
     let listener = net
         .node("internet")
         .run(|| TcpListener::bind("203.0.113.1:8080"))

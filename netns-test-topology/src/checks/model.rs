@@ -35,6 +35,9 @@ pub enum Step {
     Wait(Duration),
     /// A run-time fault: an interface set down or up (`link = { node, iface, state }`).
     Link(LinkCheck),
+    /// A run-time change of an interface's impairment (`impair = { node, iface, netem,
+    /// rate }`; neither removes it).
+    Impair(ImpairCheck),
 }
 
 /// A destination as the file wrote it and as resolved.
@@ -162,6 +165,17 @@ pub struct LinkCheck {
     pub up: bool,
 }
 
+/// `impair = { node = "ns1", iface = "veth-ns1", netem = { delay = "100ms" } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImpairCheck {
+    /// The node.
+    pub node: String,
+    /// The interface.
+    pub iface: String,
+    /// The new impairment of its outgoing traffic (empty: none).
+    pub impairment: crate::elements::Impairment,
+}
+
 impl fmt::Display for PingExpect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -244,6 +258,7 @@ impl fmt::Display for Step {
                 l.iface,
                 if l.up { "up" } else { "down" }
             ),
+            Step::Impair(i) => write!(f, "impair {}:{} {}", i.node, i.iface, i.impairment),
         }
     }
 }

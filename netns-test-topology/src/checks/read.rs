@@ -15,13 +15,16 @@ pub(crate) const MAX_CHECKS: usize = 4096;
 /// Longest duration accepted for a wait or a timeout.
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 
-const STEP_KEYS: &[&str] = &["ping", "connect", "path", "run", "wait", "link"];
-const CHECK_KEYS: &[&str] = &["name", "ping", "connect", "path", "run", "wait", "link"];
+const STEP_KEYS: &[&str] = &["ping", "connect", "path", "run", "wait", "link", "impair"];
+const CHECK_KEYS: &[&str] = &[
+    "name", "ping", "connect", "path", "run", "wait", "link", "impair",
+];
 const PING_KEYS: &[&str] = &["from", "to", "expect", "ttl", "timeout"];
 const CONNECT_KEYS: &[&str] = &["from", "to", "proto", "expect", "timeout"];
 const PATH_KEYS: &[&str] = &["from", "to", "hops"];
 const RUN_KEYS: &[&str] = &["node", "cmd", "status", "stdout", "stderr", "timeout"];
 const LINK_KEYS: &[&str] = &["node", "iface", "state"];
+const IMPAIR_KEYS: &[&str] = &["node", "iface", "netem", "rate", "burst"];
 
 /// A string with the span it was read from.
 #[derive(Debug, Clone)]
@@ -75,6 +78,11 @@ pub(crate) enum StepDecl {
         node: Spanned,
         iface: Spanned,
         up: bool,
+    },
+    Impair {
+        node: Spanned,
+        iface: Spanned,
+        impairment: crate::elements::Impairment,
     },
     /// A step with an error in its options: its node and destination references are
     /// still resolved, so every mistake in it is reported at once.
@@ -166,6 +174,7 @@ fn read_step(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
             "{ from = \"ns1\", to = \"192.168.2.2\", hops = [\"192.168.1.1\", \"192.168.2.2\"] }"
         }
         "run" => "{ node = \"ns1\", cmd = [\"ip\", \"route\"] }",
+        "impair" => "{ node = \"ns1\", iface = \"eth0\", netem = { delay = \"100ms\" } }",
         _ => "{ node = \"ns1\", iface = \"eth0\", state = \"down\" }",
     };
     let fields = ctx.table_of(&f.val, &format!("a table, like `{} = {example}`", f.key))?;
@@ -180,6 +189,7 @@ fn read_step(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
         "connect" => read_connect(ctx, &t),
         "path" => read_path(ctx, &t),
         "run" => read_run(ctx, &t),
+        "impair" => read_impair(ctx, &t),
         _ => read_link(ctx, &t),
     }
 }
@@ -471,6 +481,19 @@ fn read_link(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
         node: node?,
         iface: iface?,
         up: up?,
+    })
+}
+
+fn read_impair(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, IMPAIR_KEYS, &t.context);
+    let node = t.string(ctx, "node");
+    let iface = t.string(ctx, "iface");
+    let mut impairment = crate::elements::Impairment::default();
+    crate::impair::read_impairment(ctx, t.fields, &mut impairment);
+    Some(StepDecl::Impair {
+        node: node?,
+        iface: iface?,
+        impairment,
     })
 }
 

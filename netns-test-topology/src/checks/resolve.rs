@@ -5,7 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::model::{
-    Check, ConnectCheck, ConnectExpect, LinkCheck, PathCheck, PingCheck, RunCheck, Step, Target,
+    Check, ConnectCheck, ConnectExpect, ImpairCheck, LinkCheck, PathCheck, PingCheck, RunCheck,
+    Step, Target,
 };
 use super::read::{CheckDecl, Spanned, StepDecl};
 use crate::addr::parse_ip;
@@ -167,33 +168,52 @@ fn resolve_step(ctx: &mut Ctx<'_>, v: &View<'_>, s: &StepDecl) -> Option<Step> {
         }
         StepDecl::Link { node: n, iface, up } => {
             let n = node(ctx, v, n, "link")?;
-            let known = iface.text == "lo"
-                || v.doc.gaps.ifaces
-                || v.ifaces.iter().any(|i| i.node == n && i.name == iface.text);
-            if !known {
-                let names: Vec<&str> = v
-                    .ifaces
-                    .iter()
-                    .filter(|i| i.node == n)
-                    .map(|i| i.name.as_str())
-                    .chain(["lo"])
-                    .collect();
-                let hint = suggest::did_you_mean(&iface.text, names.iter().copied());
-                let msg = format!(
-                    "node `{n}` has no interface `{}`",
-                    iface.text.escape_debug()
-                );
-                let help = format!("{hint}interfaces of {n}: {}", suggest::list(names));
-                ctx.err(&iface.span, msg, help);
-                return None;
-            }
+            known_iface(ctx, v, &n, iface)?;
             Step::Link(LinkCheck {
                 node: n,
                 iface: iface.text.clone(),
                 up: *up,
             })
         }
+        StepDecl::Impair {
+            node: n,
+            iface,
+            impairment,
+        } => {
+            let n = node(ctx, v, n, "impair")?;
+            known_iface(ctx, v, &n, iface)?;
+            Step::Impair(ImpairCheck {
+                node: n,
+                iface: iface.text.clone(),
+                impairment: impairment.clone(),
+            })
+        }
     })
+}
+
+/// An interface that must exist in node `n` (reported otherwise).
+fn known_iface(ctx: &mut Ctx<'_>, v: &View<'_>, n: &str, iface: &Spanned) -> Option<()> {
+    let known = iface.text == "lo"
+        || v.doc.gaps.ifaces
+        || v.ifaces.iter().any(|i| i.node == n && i.name == iface.text);
+    if known {
+        return Some(());
+    }
+    let names: Vec<&str> = v
+        .ifaces
+        .iter()
+        .filter(|i| i.node == n)
+        .map(|i| i.name.as_str())
+        .chain(["lo"])
+        .collect();
+    let hint = suggest::did_you_mean(&iface.text, names.iter().copied());
+    let msg = format!(
+        "node `{n}` has no interface `{}`",
+        iface.text.escape_debug()
+    );
+    let help = format!("{hint}interfaces of {n}: {}", suggest::list(names));
+    ctx.err(&iface.span, msg, help);
+    None
 }
 
 /// A node name that must exist.

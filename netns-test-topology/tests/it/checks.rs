@@ -170,7 +170,7 @@ fn a_check_holds_exactly_one_step() {
     assert_eq!((d.line, d.column), (12, 1));
     let d = one(&with("[[checks]]\nname = \"nothing\"\n"));
     assert_eq!(d.message, "a check needs a step");
-    assert!(help(&d).starts_with("add one of: ping, connect, path, run, wait, link"));
+    assert!(help(&d).starts_with("add one of: ping, connect, path, run, wait, link, impair"));
 }
 
 #[test]
@@ -271,4 +271,26 @@ fn checks_must_be_an_array_of_tables() {
         "{}",
         d.message
     );
+}
+
+#[test]
+fn impair_steps_change_an_interfaces_impairment() {
+    let t = netns_test_topology::parse(
+        "[nodes.a]\n[[links]]\nendpoints = [\"a:eth0\", \"host:eth0\"]\n[[checks]]\nimpair = { node = \"a\", iface = \"eth0\", netem = { delay = \"100ms\" }, rate = \"1mbit\" }\n[[checks]]\nimpair = { node = \"a\", iface = \"eth0\" }\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        t.checks[0].to_string(),
+        "impair a:eth0 delay 100ms rate 1mbit"
+    );
+    assert_eq!(t.checks[1].to_string(), "impair a:eth0 none");
+    let e = netns_test_topology::parse(
+        "[nodes.a]\n[[links]]\nendpoints = [\"a:eth0\", \"host:eth0\"]\n[[checks]]\nimpair = { node = \"a\", iface = \"eth1\", netem = { delay = \"1 fortnight\" } }\n",
+        "t",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("node `a` has no interface `eth1`"), "{e}");
+    assert!(e.contains("unknown unit `fortnight`"), "{e}");
 }

@@ -5,7 +5,9 @@ use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netns_test_topology::{LinkCheck, PathCheck, PingCheck, PingExpect, Step, format_duration};
+use netns_test_topology::{
+    ImpairCheck, LinkCheck, PathCheck, PingCheck, PingExpect, Step, format_duration,
+};
 
 use super::StepOutcome;
 use crate::error::Error;
@@ -24,6 +26,7 @@ pub(super) fn run(net: &Net, step: &Step) -> StepOutcome {
             pass(format!("waited {}", format_duration(*d)))
         }
         Step::Link(l) => link(net, l),
+        Step::Impair(i) => impair(net, i),
         other => fail(
             "a step this version knows",
             format!("unsupported step `{other}`"),
@@ -145,6 +148,17 @@ fn link(net: &Net, l: &LinkCheck) -> StepOutcome {
         .and_then(|n| n.set_link_up(&l.iface, l.up));
     match result {
         Ok(()) => pass(format!("{}:{} is {state}", l.node, l.iface)),
+        Err(e) => fail(expected, e.to_string()),
+    }
+}
+
+fn impair(net: &Net, i: &ImpairCheck) -> StepOutcome {
+    let expected = format!("{}:{} impaired: {}", i.node, i.iface, i.impairment);
+    let result = net
+        .try_node(&i.node)
+        .and_then(|n| n.set_impairment(&i.iface, &i.impairment));
+    match result {
+        Ok(()) => pass(format!("{}:{} now {}", i.node, i.iface, i.impairment)),
         Err(e) => fail(expected, e.to_string()),
     }
 }
