@@ -451,6 +451,27 @@ fn run_probes(
     mut missing: Vec<MissingFeature>,
 ) -> Result<()> {
     let refused = probe.run(nodes)?;
+    // A probe that creates nothing should be refused; if a kernel accepted one anyway,
+    // the device it made goes again.
+    let mut strays: Vec<(usize, usize)> = what
+        .iter()
+        .filter(|(_, p)| matches!(p, Probe::Link { only: true, .. }))
+        .map(|(at, _)| *at)
+        .filter(|(n, i)| !refused.iter().any(|(rn, _, r)| rn == n && r.index == *i))
+        .collect();
+    strays.sort_unstable();
+    for (n, i) in strays {
+        if let Some(Probe::Link { kind, .. }) = what.get(&(n, i)) {
+            let name = format!("nt-probe-{kind}");
+            let msg = LinkUnspec::new_with_name(&name).build();
+            let del = Request::new(
+                RouteNetlinkMessage::DelLink(msg),
+                0,
+                format!("ip link del {name}"),
+            );
+            let _ = nodes[n].nl.execute(&[del]);
+        }
+    }
     let mut other = Vec::new();
     for (n, req, refusal) in refused {
         let errno = refusal.error.raw_os_error();
