@@ -180,3 +180,36 @@ fn rules_are_loaded_in_their_node_only(net: &Net) {
         .unwrap();
     assert!(String::from_utf8_lossy(&host.stdout).trim().is_empty());
 }
+
+#[netns_test(topology = r#"
+[nodes.client]
+routes = ["default via 10.0.0.1"]
+
+[nodes.router]
+forwarding = true
+nat = [{ snat = { out = "wan", to = "203.0.113.9" } }]
+
+[nodes.server]
+
+[[links]]
+endpoints = [
+  { iface = "client:eth0", addresses = "10.0.0.2/24" },
+  { iface = "router:lan", addresses = "10.0.0.1/24" },
+]
+
+[[links]]
+endpoints = [
+  { iface = "router:wan", addresses = ["203.0.113.1/24", "203.0.113.9/24"] },
+  { iface = "server:eth0", addresses = "203.0.113.7/24" },
+]
+"#)]
+fn snat_rewrites_the_source_to_the_given_address(net: &Net) {
+    let listener = net
+        .node("server")
+        .run(|| TcpListener::bind("203.0.113.7:9000"))
+        .unwrap();
+    connect(net, "client", "203.0.113.7:9000", Duration::from_secs(5)).unwrap();
+    let (_, peer) = listener.accept().unwrap();
+    // Not the router's first address, nor the client's: the one SNAT names.
+    assert_eq!(peer.ip().to_string(), "203.0.113.9");
+}
