@@ -109,7 +109,17 @@ fn main() {
         run_test(&spec, body_for(local));
         std::process::exit(3); // run_test never returns in the child
     }
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--only") {
+        // Profiling aid: one scenario, a few runs, each printed.
+        let name = args.get(pos + 1).map_or("pair", String::as_str);
+        let spec = spec_for(Box::leak(name.to_owned().into_boxed_str()));
+        for _ in 0..3 {
+            println!("{name}: {:.2} ms", one(&spec).as_secs_f64() * 1e3);
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let root = nix_is_root();
     let (n_pair, n_chain, n_big, suite) = if quick {
         (30, 3, 1, 50)

@@ -49,8 +49,8 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::route::{RouteScope, RouteType};
 use netns_test_topology::{
-    Bridge, Device, DeviceSettings, Endpoint, HOST, IfaceConfig, IpNet, Link, Node as NodeSpec,
-    Route, RouteDest, RouteKind, Topology,
+    Bridge, Device, DeviceSettings, Endpoint, HOST, IfaceConfig, Impairment, IpNet, Link, LinkMode,
+    Node as NodeSpec, Route, RouteDest, RouteKind, Topology,
 };
 use rtnetlink::{
     AddressMessageBuilder, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder,
@@ -69,6 +69,10 @@ pub(crate) struct BuiltNode {
     pub(crate) taps: Vec<(String, OwnedFd)>,
     /// The node's `/etc/hosts` and host name, when the topology asks for them.
     pub(crate) env: Option<crate::ns::node_env::NodeEnv>,
+    /// The node's ends of links emulated in userspace, with their impairments.
+    pub(crate) emulated: Vec<(String, crate::emulate::Params)>,
+    /// The forwarders of those links (kept by `host`, alive as long as the network).
+    pub(crate) forwarders: Vec<crate::emulate::Forwarder>,
 }
 
 /// The sysctls every node gets before its own when the topology uses IPv6: no
@@ -148,6 +152,8 @@ fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
         nl,
         taps: Vec::new(),
         env: None,
+        emulated: Vec::new(),
+        forwarders: Vec::new(),
     })
 }
 
@@ -198,6 +204,8 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
         nl,
         taps: Vec::new(),
         env: None,
+        emulated: Vec::new(),
+        forwarders: Vec::new(),
     });
     for node in created {
         out.push(node?);
@@ -434,6 +442,27 @@ pub(crate) fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> 
     )
 }
 
+/// The part of an interface's impairment the kernel applies: all of it, or only the
+/// rate limit on an end of a link emulated in userspace (the forwarder does the rest).
+fn kernel_impairment(topo: &Topology, iface: &netns_test_topology::IfaceRef<'_>) -> Impairment {
+    let imp = &iface.config.impairment;
+    match iface.origin {
+        netns_test_topology::IfaceOrigin::Link { index, .. }
+            if topo
+                .links
+                .get(index)
+                .is_some_and(|l| l.mode == LinkMode::Userspace) =>
+        {
+            Impairment {
+                rate: imp.rate,
+                burst: imp.burst,
+                ..Impairment::default()
+            }
+        }
+        _ => imp.clone(),
+    }
+}
+
 /// What a phase-1 request finds out.
 #[derive(Clone, Copy)]
 enum Probe {
@@ -535,7 +564,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         let req = crate::devices::create(dev, i, None, None);
         creations.push((n, req, dev.kind.kernel_kind()));
     }
-    for link in &topo.links {
+    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Veth) {
         let (na, nb) = (at(&link.ends[0].node), at(&link.ends[1].node));
         let ia = idx.assign(na, &link.ends[0].iface);
         let ib = idx.assign(nb, &link.ends[1].iface);
@@ -571,7 +600,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     let mut qdiscs: Vec<&'static str> = Vec::new();
     for iface in topo.interfaces() {
-        for k in crate::tc::kinds(&iface.config.impairment) {
+        for k in crate::tc::kinds(&kernel_impairment(topo, &iface)) {
             if !qdiscs.contains(&k) {
                 qdiscs.push(k);
                 what.insert((0, probe.per_node[0].len()), Probe::Qdisc(k));
@@ -580,7 +609,9 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         }
     }
     let mut missing = Vec::new();
-    if topo.devices.iter().any(crate::tap::is_tuntap) {
+    if topo.devices.iter().any(crate::tap::is_tuntap)
+        || topo.links.iter().any(|l| l.mode == LinkMode::Userspace)
+    {
         if let Err(detail) = crate::tap::available() {
             missing.push(MissingFeature {
                 what: format!("tun/tap devices ({detail})"),
@@ -631,6 +662,26 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         let fd = crate::tap::create(&nodes[n], dev, i)?;
         nodes[n].taps.push((dev.name.clone(), fd));
     }
+    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Userspace) {
+        let mut fds = Vec::new();
+        let mut params = Vec::new();
+        for e in &link.ends {
+            let n = at(&e.node);
+            let i = idx.assign(n, &e.iface);
+            fds.push(crate::tap::create_tap(&nodes[n], &e.iface, i)?);
+            let p: crate::emulate::Params =
+                std::sync::Arc::new(std::sync::Mutex::new(e.config.impairment.clone()));
+            nodes[n].emulated.push((e.iface.clone(), p.clone()));
+            params.push(p);
+        }
+        let name = format!("{}:{}", link.ends[0].node, link.ends[0].iface);
+        let (Ok(ends), Ok(params)) = (<[OwnedFd; 2]>::try_from(fds), params.try_into()) else {
+            continue;
+        };
+        let fw = crate::emulate::start(&name, ends, params)
+            .map_err(|e| Error::io(None, format!("starting the userspace link {name}"), e))?;
+        nodes[0].forwarders.push(fw);
+    }
     clock.lap("devices");
 
     // Phase 3: bridge ports and addresses.
@@ -653,7 +704,20 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             );
         }
     }
-    for link in &topo.links {
+    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Userspace) {
+        for e in &link.ends {
+            let n = at(&e.node);
+            let msg =
+                with_config(LinkUnspec::new_with_index(idx.get(n, &e.iface)), &e.config).build();
+            let what = format!("ip link set {} (mtu, address, up)", e.iface);
+            phase.push(
+                n,
+                Request::new(RouteNetlinkMessage::SetLink(msg), 0, what),
+                None,
+            );
+        }
+    }
+    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Veth) {
         let b = &link.ends[1];
         if b.config.up {
             let n = at(&b.node);
@@ -703,7 +767,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     for iface in topo.interfaces() {
         let n = at(iface.node);
         let i = idx.get(n, iface.name);
-        for req in crate::tc::install(iface.name, i, &iface.config.impairment) {
+        for req in crate::tc::install(iface.name, i, &kernel_impairment(topo, &iface)) {
             phase.push(n, req, None);
         }
     }
@@ -729,7 +793,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
 
     let mut pending: Vec<Vec<(u32, &str)>> = vec![Vec::new(); nodes.len()];
-    for link in &topo.links {
+    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Veth) {
         if link.ends.iter().all(|e| e.config.up) {
             for e in &link.ends {
                 let n = at(&e.node);
@@ -792,8 +856,16 @@ impl PhaseClock {
                 .iter()
                 .map(|(w, d)| format!("{w} {:.2}", d.as_secs_f64() * 1e3))
                 .collect();
+            let peak = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .map(|v| v.trim().to_owned())
+                })
+                .unwrap_or_default();
             eprintln!(
-                "netns-test timing: build of {nodes} nodes {:.2} ms: {} (ms)",
+                "netns-test timing: build of {nodes} nodes {:.2} ms: {} (ms); peak RSS {peak}",
                 self.start.elapsed().as_secs_f64() * 1e3,
                 laps.join(", ")
             );
@@ -810,15 +882,19 @@ fn is_up(l: &LinkMessage) -> bool {
         .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
 }
 
-/// Waits until every `(index, name)` in `pending[node]` is operationally up, reading
-/// link notifications; a dump now and then covers notifications the kernel dropped.
+/// Waits until every `(index, name)` in `pending[node]` is operationally up. Each
+/// node's socket joins the link notifications first, then one dump gives the state up
+/// to that moment, and notifications tell the rest; a dump every 200 ms covers
+/// notifications the kernel dropped.
 fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) -> Result<()> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
-    let mut dumped = false;
     for (n, node) in nodes.iter_mut().enumerate() {
         let want = &mut pending[n];
-        let mut last_dump = Instant::now();
-        while !want.is_empty() {
+        if want.is_empty() {
+            continue;
+        }
+        let mut last_dump: Option<Instant> = None;
+        loop {
             for l in node.nl.take_link_events() {
                 if is_up(&l) {
                     want.retain(|(i, _)| *i != l.header.index);
@@ -836,9 +912,8 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) ->
                     std::io::Error::from(std::io::ErrorKind::TimedOut),
                 ));
             }
-            if !dumped || now - last_dump > Duration::from_millis(200) {
-                dumped = true;
-                last_dump = now;
+            if last_dump.is_none_or(|t| now - t > Duration::from_millis(200)) {
+                last_dump = Some(now);
                 let links = node
                     .nl
                     .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))

@@ -52,6 +52,8 @@ pub(crate) struct Netlink {
     buf: Vec<u8>,
     /// Link notifications (`RTNLGRP_LINK`) that arrived while waiting for answers.
     link_events: Vec<LinkMessage>,
+    /// Whether the socket has joined `RTNLGRP_LINK` (see [`Netlink::take_link_events`]).
+    watching: bool,
 }
 
 /// The rtnetlink multicast group of link changes.
@@ -69,8 +71,6 @@ impl Netlink {
         sock.set_cap_ack(true)?;
         // Acks for a large batch must fit: ask for a generous receive buffer.
         let _ = sock.set_rx_buf_sz(4 * 1024 * 1024);
-        // Link state changes (carrier, operstate) are told, not polled for.
-        sock.add_membership(RTNLGRP_LINK)?;
         // A burst of notifications must not turn into an error on a request's answer;
         // whoever waits for link state re-reads it with a dump if events were lost.
         sock.set_no_enobufs(true)?;
@@ -79,6 +79,7 @@ impl Netlink {
             seq: 0,
             buf: Vec::new(),
             link_events: Vec::new(),
+            watching: false,
         })
     }
 
@@ -170,8 +171,16 @@ impl Netlink {
         Ok(out)
     }
 
-    /// Takes the link notifications received so far.
+    /// Takes the link notifications received so far. The first call joins
+    /// `RTNLGRP_LINK`, so link state changes are told from then on rather than polled
+    /// for; a caller dumps after it to learn the state before. (Joining only when
+    /// someone waits matters: the kernel walks every member socket of a group, in every
+    /// namespace, for each notification, so a thousand subscribed nodes would make each
+    /// link change of the build cost a thousand checks.)
     pub(crate) fn take_link_events(&mut self) -> Vec<LinkMessage> {
+        if !self.watching && self.sock.add_membership(RTNLGRP_LINK).is_ok() {
+            self.watching = true;
+        }
         std::mem::take(&mut self.link_events)
     }
 

@@ -130,8 +130,15 @@ fn run_body(
     body: impl FnOnce(&Net) -> Outcome,
 ) -> std::thread::Result<Outcome> {
     let capture = Settings::from_env(options).is_ok_and(|s| s.policy != CapturePolicy::Never);
+    let started = std::time::Instant::now();
     if capture && let Err(e) = capture::handoff::send(net, verdict) {
         eprintln!("netns-test: packet capture unavailable: {e}");
+    }
+    if std::env::var_os("NETNS_TEST_TIMING").is_some() {
+        eprintln!(
+            "netns-test timing: capture hand-off {:.2} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
     }
     catch_unwind(AssertUnwindSafe(|| body(net)))
 }
@@ -235,8 +242,16 @@ fn parent(name: &str, settings: &Settings) {
     let (verdict, timed_out) = relay(verdict_r, out_r, err_r, &mut session, deadline, || {
         let _ = child.kill();
     });
+    let verdict_at = Instant::now();
     let status = child.wait();
     drop(life_w);
+    let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
+    if timing {
+        eprintln!(
+            "netns-test timing: child reaped {:.2} ms after its verdict",
+            verdict_at.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let verdict = String::from_utf8_lossy(&verdict);
     let (kind, rest) = verdict.split_once('\n').unwrap_or((&verdict, ""));
     let kind = if timed_out { TIMEOUT } else { kind };
@@ -245,7 +260,14 @@ fn parent(name: &str, settings: &Settings) {
         PANIC => !settings.expects_panic,
         _ => true,
     };
+    let finishing = Instant::now();
     let forensics = session.finish(failed).unwrap_or_default();
+    if timing {
+        eprintln!(
+            "netns-test timing: capture finished in {:.2} ms",
+            finishing.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let with_forensics = |msg: String| -> String {
         if forensics.is_empty() {
             msg

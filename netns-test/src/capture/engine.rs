@@ -142,13 +142,16 @@ fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, li
             r.kernel_drops += u64::from(st.drops);
         }
     }
+    let kernel_drops = readers
+        .iter()
+        .map(|r| (r.node.clone(), r.kernel_drops))
+        .collect();
+    // Closing a packet socket waits for an RCU grace period: not on the test's path.
+    super::closer::close_later(readers.into_iter().map(|r| r.packet).collect());
     Trace {
         store,
         start,
-        kernel_drops: readers
-            .iter()
-            .map(|r| (r.node.clone(), r.kernel_drops))
-            .collect(),
+        kernel_drops,
         snaplen,
     }
 }

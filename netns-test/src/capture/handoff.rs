@@ -34,17 +34,28 @@ const RCVBUF: usize = 32 * 1024 * 1024;
 pub(crate) fn send(net: &Net, verdict: BorrowedFd<'_>) -> io::Result<()> {
     let mut names = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
-    for node in net.nodes() {
-        let (packet, netlink) = node.run(|| -> io::Result<(OwnedFd, OwnedFd)> {
-            let p = packet_socket_all()?;
-            setsockopt(&p, sockopt::ReceiveTimestampns, &true)?;
-            // Past net.core.rmem_max only with CAP_NET_ADMIN; the plain request is
-            // capped by the kernel, which is fine.
-            if setsockopt(&p, sockopt::RcvBufForce, &RCVBUF).is_err() {
-                let _ = setsockopt(&p, sockopt::RcvBuf, &RCVBUF);
+    // One thread visits every node in turn (a socket keeps the namespace it was made
+    // in); a thread per node cost more than the sockets.
+    let opened = std::thread::scope(|s| {
+        s.spawn(|| -> io::Result<Vec<(OwnedFd, OwnedFd)>> {
+            let mut out = Vec::new();
+            for node in net.nodes() {
+                crate::ns::setns_net(node.netns())?;
+                let p = packet_socket_all()?;
+                setsockopt(&p, sockopt::ReceiveTimestampns, &true)?;
+                // Past net.core.rmem_max only with CAP_NET_ADMIN; the plain request is
+                // capped by the kernel, which is fine.
+                if setsockopt(&p, sockopt::RcvBufForce, &RCVBUF).is_err() {
+                    let _ = setsockopt(&p, sockopt::RcvBuf, &RCVBUF);
+                }
+                out.push((p, links::open_socket()?));
             }
-            Ok((p, links::open_socket()?))
-        })?;
+            Ok(out)
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })?;
+    for (node, (packet, netlink)) in net.nodes().zip(opened) {
         names.push(node.name().to_owned());
         fds.push(packet);
         fds.push(netlink);

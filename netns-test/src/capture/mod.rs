@@ -10,6 +10,7 @@
 //! - [`settings`]: attribute options, environment and defaults.
 
 pub(crate) mod artifacts;
+pub(crate) mod closer;
 pub(crate) mod engine;
 pub(crate) mod handoff;
 pub(crate) mod links;

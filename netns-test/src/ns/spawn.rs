@@ -166,11 +166,8 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
         // clears the parent-death signal.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        // PID 1 stays behind as the namespace's init; the test child is its child, an
-        // ordinary process (init ignores its own SIGABRT, so `abort()` would spin).
-        // SAFETY: single-threaded child between fork and exec; see `split_init`.
-        unsafe { split_init(false)? };
-        // Park the three pipes on high numbers first so that moving them to 3, 4 and 5
+
+        // Park the four descriptors on high numbers first so that moving them to 3 to 6
         // cannot overwrite one another.
         let mut parked = [0; 4];
         for (slot, from) in parked.iter_mut().zip([verdict, out, err, life]) {
@@ -190,6 +187,10 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
                 return Err(io::Error::last_os_error());
             }
         }
+        // PID 1 stays behind as the namespace's init; the test child is its child, an
+        // ordinary process (init ignores its own SIGABRT, so `abort()` would spin).
+        // SAFETY: single-threaded child between fork and exec; see `split_init`.
+        unsafe { split_init(false)? };
         Ok(())
     };
     // SAFETY: the hook only performs async-signal-safe calls (see above) and allocates
@@ -208,6 +209,18 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
 /// # Safety
 /// The process must be single-threaded; in init only async-signal-safe calls are made.
 unsafe fn split_init(keep_stdio: bool) -> io::Result<()> {
+    if !keep_stdio {
+        // The test child needs only descriptors 0 to 6 (stdio, verdict, output,
+        // lifeline). Everything else was inherited from the multi-threaded runner at
+        // the fork, capture sockets of other tests among them: if the child still held
+        // one when its owner closed it, the child's exec would pay for releasing it (an
+        // RCU grace period per packet socket). Closing them here, while the runner
+        // still holds them, is cheap. The standard library's exec-error pipe goes too,
+        // so `spawn` returns as soon as this process forks; an exec failure then shows
+        // as the child's exit status.
+        // SAFETY: close_range on our own descriptor table.
+        unsafe { libc::syscall(libc::SYS_close_range, 7u32, u32::MAX, 0u32) };
+    }
     // SAFETY: the caller guarantees a single thread.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
