@@ -64,6 +64,7 @@ pub(crate) struct LinkDecl {
     pub(crate) ends: Vec<IfaceDecl>,
     /// True when the link had exactly two endpoints (even if one was unreadable).
     pub(crate) pair: bool,
+    pub(crate) mode: crate::model::LinkMode,
 }
 
 /// A bridge port reference (`"name"` or `"node:name"`).

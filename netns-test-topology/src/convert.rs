@@ -49,6 +49,7 @@ pub(crate) fn to_topology(doc: Doc, origin: &str, checks: Vec<Check>) -> Topolog
             .filter_map(|l| match l.ends.as_slice() {
                 [a, b] => Some(Link {
                     ends: [endpoint(a), endpoint(b)],
+                    mode: l.mode,
                 }),
                 _ => None,
             })

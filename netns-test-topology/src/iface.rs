@@ -4,13 +4,14 @@
 use crate::addr::{read_addresses, read_mac, read_mtu};
 use crate::ast::{BridgeDecl, DeviceDecl, Doc, IfaceDecl, LinkDecl, PortRef};
 use crate::devices;
+use crate::model::LinkMode;
 use crate::names::{check_iface_name, split_ref};
 use crate::reader::{Ctx, Field, Kind, Span, Val, get};
 
 /// Most links a topology may declare.
 pub(crate) const MAX_LINKS: usize = 16384;
 
-const LINK_KEYS: &[&str] = &["endpoints", "mtu"];
+const LINK_KEYS: &[&str] = &["endpoints", "mtu", "mode"];
 const ENDPOINT_KEYS: &[&str] = &[
     "iface",
     "addresses",
@@ -69,6 +70,13 @@ pub(crate) fn read_links(ctx: &mut Ctx<'_>, v: &Val<'_>, doc: &mut Doc) {
         }
         ctx.check_keys(fields, LINK_KEYS, "a link");
         let mtu = get(fields, "mtu").map(|v| (read_mtu(ctx, v), v.span.clone()));
+        let mode = match get(fields, "mode") {
+            Some(m) => match crate::rules::choice(ctx, m, "link mode", &["veth", "userspace"]) {
+                Some("userspace") => LinkMode::Userspace,
+                _ => LinkMode::Veth,
+            },
+            None => LinkMode::Veth,
+        };
         let example = "endpoints = [\"ns1:veth0\", \"ns2:veth0\"]";
         let Some(eps) = ctx.require(fields, "endpoints", &item.span, "a link", example) else {
             doc.gaps.ifaces = true;
@@ -110,7 +118,7 @@ pub(crate) fn read_links(ctx: &mut Ctx<'_>, v: &Val<'_>, doc: &mut Doc) {
                 None => doc.gaps.ifaces = true,
             }
         }
-        doc.links.push(LinkDecl { ends, pair });
+        doc.links.push(LinkDecl { ends, pair, mode });
     }
 }
 

@@ -100,6 +100,12 @@
 //! [[links]]
 //! endpoints = [{ iface = "router:lan0", addresses = "10.0.2.15/24" }, "host:lan0"]
 //!
+//! ## mode = "userspace": two tap devices whose frames the harness forwards, applying
+//! ## the ends' `netem` itself (for kernels without netem); default "veth".
+//! [[links]]
+//! mode = "userspace"
+//! endpoints = [{ iface = "tapper:slow0", netem = { delay = "20ms", loss = "5%" } }, "lan:slow0"]
+//!
 //! ## VXLAN: vni; remote (an address or an array) or group (multicast, with dev);
 //! ## local, dev (underlay interface of the same node), dstport (4789), learning, ttl.
 //! [[devices]]
@@ -147,6 +153,7 @@
 //! let wan = &topo.links[0].ends[0].config.impairment;
 //! assert_eq!(wan.to_string(), "delay 50ms 5ms loss 1% duplicate 0.1% reorder 1% corrupt 0.01% limit 1000 rate 10mbit");
 //! assert_eq!(topo.devices.len(), 5);
+//! assert_eq!(topo.links[2].mode, netns_test_topology::LinkMode::Userspace);
 //!
 //! // Mistakes come back as diagnostics with a line, a column and a hint.
 //! let err = netns_test_topology::parse("[nodes.ns1]\nforwardng = true\n", "t.toml").unwrap_err();

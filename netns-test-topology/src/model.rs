@@ -102,6 +102,20 @@ pub struct Endpoint {
 pub struct Link {
     /// The two ends, in the order the file lists them.
     pub ends: [Endpoint; 2],
+    /// How the link is made (`mode = "veth" | "userspace"`).
+    pub mode: LinkMode,
+}
+
+/// How a `[[links]]` entry is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkMode {
+    /// A veth pair (the default); impairments are netem and tbf qdiscs.
+    #[default]
+    Veth,
+    /// Two tap devices whose frames the harness forwards, applying each end's `netem`
+    /// settings itself: impairments on kernels without netem. Slower than a veth pair
+    /// (every frame crosses userspace); `rate` still uses tbf.
+    Userspace,
 }
 
 /// A Linux bridge in a node, with some of that node's interfaces as ports.

@@ -93,7 +93,8 @@ impl Net {
         }
         for e in &link.ends {
             let node = self.try_node(&e.node)?;
-            if e.config.up {
+            // A tap (an end of a userspace link) has no operational state to wait for.
+            if e.config.up && node.emulated(&e.iface).is_none() {
                 node.wait_oper_up(&e.iface)?;
             }
             let index = node.interface(&e.iface)?.index;
@@ -175,11 +176,27 @@ impl Node {
     /// net.node("ns1").set_impairment("veth-ns1", &slow)?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// On an end of a link emulated in userspace (`mode = "userspace"`) the netem part
+    /// changes in the forwarder, at once; the rate is still a tbf qdisc.
     pub fn set_impairment(&self, iface: &str, imp: &Impairment) -> Result<()> {
         let index = self.interface(iface)?.index;
+        let kernel = match self.emulated(iface) {
+            Some(params) => {
+                if let Ok(mut p) = params.lock() {
+                    *p = imp.clone();
+                }
+                Impairment {
+                    rate: imp.rate,
+                    burst: imp.burst,
+                    ..Impairment::default()
+                }
+            }
+            None => imp.clone(),
+        };
         // Nothing to remove is fine: the kernel then refuses with ENOENT/EINVAL.
         let _ = self.request(crate::tc::remove(iface, index));
-        for req in crate::tc::install(iface, index, imp) {
+        for req in crate::tc::install(iface, index, &kernel) {
             let kind = if req.what.contains(" netem") {
                 "netem"
             } else {

@@ -20,6 +20,7 @@
 mod build;
 mod capture;
 mod devices;
+mod emulate;
 mod error;
 mod fallback;
 mod faults;

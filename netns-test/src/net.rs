@@ -59,6 +59,8 @@ impl Net {
                 worker: OnceLock::new(),
                 taps: b.taps,
                 env: b.env,
+                emulated: b.emulated,
+                _forwarders: b.forwarders,
             })
             .collect();
         Net {
@@ -125,6 +127,10 @@ pub struct Node {
     worker: OnceLock<Worker>,
     taps: Vec<(String, OwnedFd)>,
     env: Option<ns::node_env::NodeEnv>,
+    /// Ends of userspace links in this node and their impairments.
+    emulated: Vec<(String, crate::emulate::Params)>,
+    /// The forwarders of userspace links (held by `host`).
+    _forwarders: Vec<crate::emulate::Forwarder>,
 }
 
 impl fmt::Debug for Node {
@@ -200,7 +206,10 @@ impl Node {
                     if let Some(env) = env
                         && let Err(e) = ns::node_env::enter_thread(env)
                     {
-                        panic!("netns-test: cannot give node `{}` its names: {e}", self.name);
+                        panic!(
+                            "netns-test: cannot give node `{}` its names: {e}",
+                            self.name
+                        );
                     }
                     f()
                 })
@@ -326,6 +335,14 @@ impl Node {
                 e,
             )
         })
+    }
+
+    /// The impairment of `iface` if it is an end of a link emulated in userspace.
+    pub(crate) fn emulated(&self, iface: &str) -> Option<&crate::emulate::Params> {
+        self.emulated
+            .iter()
+            .find(|(n, _)| n == iface)
+            .map(|(_, p)| p)
     }
 
     pub(crate) fn netlink<T>(

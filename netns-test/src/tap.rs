@@ -46,7 +46,30 @@ fn open() -> std::io::Result<File> {
 /// may not open `/dev/net/tun` (most distributions make it mode 0666; some containers
 /// keep it 0600).
 pub(crate) fn check_access(topo: &netns_test_topology::Topology) -> Result<()> {
-    let Some(dev) = topo.devices.iter().find(|d| is_tuntap(d)) else {
+    let user = topo
+        .devices
+        .iter()
+        .find(|d| is_tuntap(d))
+        .map(|d| {
+            (
+                d.node.as_str(),
+                format!("the {} device `{}`", d.kind.name(), d.name),
+            )
+        })
+        .or_else(|| {
+            topo.links
+                .iter()
+                .find(|l| l.mode == netns_test_topology::LinkMode::Userspace)
+                .map(|l| {
+                    let [a, b] = &l.ends;
+                    let what = format!(
+                        "the userspace link `{}:{} <-> {}:{}`",
+                        a.node, a.iface, b.node, b.iface
+                    );
+                    (a.node.as_str(), what)
+                })
+        });
+    let Some((node, user)) = user else {
         return Ok(());
     };
     match open() {
@@ -56,13 +79,11 @@ pub(crate) fn check_access(topo: &netns_test_topology::Topology) -> Result<()> {
                 .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
                 .unwrap_or_else(|_| "unknown".to_owned());
             Err(Error::io(
-                Some(&dev.node),
+                Some(node),
                 format!(
-                    "the {} device `{}` needs /dev/net/tun, which this user may not open \
-                     (mode {mode}): make it usable by everyone, as most distributions do, \
-                     with `sudo chmod 0666 /dev/net/tun`, or run the test as root",
-                    dev.kind.name(),
-                    dev.name,
+                    "{user} needs /dev/net/tun, which this user may not open (mode \
+                     {mode}): make it usable by everyone, as most distributions do, with \
+                     `sudo chmod 0666 /dev/net/tun`, or run the test as root",
                 ),
                 e,
             ))
@@ -73,12 +94,20 @@ pub(crate) fn check_access(topo: &netns_test_topology::Topology) -> Result<()> {
 
 /// Creates one tun or tap device in `node` with index `index`.
 pub(crate) fn create(node: &BuiltNode, dev: &Device, index: u32) -> Result<OwnedFd> {
+    make(node, &dev.name, index, dev.kind == DeviceKind::Tap)
+}
+
+/// Creates a tap device called `name` in `node` (an end of a userspace link).
+pub(crate) fn create_tap(node: &BuiltNode, name: &str, index: u32) -> Result<OwnedFd> {
+    make(node, name, index, true)
+}
+
+fn make(node: &BuiltNode, name: &str, index: u32, tap: bool) -> Result<OwnedFd> {
     let fd = node.netns.as_fd();
-    let tap = dev.kind == DeviceKind::Tap;
     let made: std::io::Result<File> = std::thread::scope(|s| {
         s.spawn(|| {
             crate::ns::setns_net(fd)?;
-            crate::ns::tun::create(&dev.name, index, tap)
+            crate::ns::tun::create(name, index, tap)
         })
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the tun/tap thread panicked")))
@@ -87,9 +116,8 @@ pub(crate) fn create(node: &BuiltNode, dev: &Device, index: u32) -> Result<Owned
         Error::io(
             Some(&node.name),
             format!(
-                "`ip tuntap add {} mode {}` (opening /dev/net/tun and TUNSETIFF)",
-                dev.name,
-                dev.kind.name()
+                "`ip tuntap add {name} mode {}` (opening /dev/net/tun and TUNSETIFF)",
+                if tap { "tap" } else { "tun" }
             ),
             e,
         )

@@ -123,7 +123,9 @@ mod tuntap {
     }
 }
 
-fn check_tuntap(victim: &str, done: &str) {
+/// Runs a victim that needs /dev/net/tun: it must pass where this user may open the
+/// device, and fail before its body with the fix in the message elsewhere.
+pub(crate) fn check_tuntap(victim: &str, done: &str) {
     let usable = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

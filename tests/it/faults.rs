@@ -125,3 +125,74 @@ fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
         .unwrap();
     transfer(net, 100_000);
 }
+
+/// Links emulated in userspace: impairments on kernels without netem. They need
+/// /dev/net/tun usable by this user (see `devices::check_tuntap`).
+mod userspace {
+    use std::net::UdpSocket;
+
+    use super::*;
+
+    /// Sends `count` datagrams from c to d and counts those that arrive.
+    fn datagrams(net: &Net, count: usize) -> usize {
+        let rx = net.node("d").run(|| UdpSocket::bind("10.0.2.2:0")).unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let dest = rx.local_addr().unwrap();
+        let tx = net.node("c").run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
+        for i in 0..count {
+            tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
+        }
+        let mut got = 0;
+        let mut buf = [0u8; 16];
+        while rx.recv(&mut buf).is_ok() {
+            got += 1;
+        }
+        got
+    }
+
+    #[netns_test(topology = "../fixtures/kernel/s8-userspace.toml")]
+    #[ignore = "run by faults::userspace_links_delay_and_lose_without_netem"]
+    fn emulated(net: &Net) {
+        // ARP first (the delay applies to it as well).
+        net.node("a").ping("10.0.1.2").unwrap();
+        for _ in 0..3 {
+            let r = net.node("a").ping("10.0.1.2").unwrap();
+            assert!(r.rtt >= Duration::from_millis(45), "rtt {:?}", r.rtt);
+        }
+        net.node("c").ping("10.0.2.2").ok();
+        let got = datagrams(net, 400);
+        assert!((240..=360).contains(&got), "30% loss: {got} of 400 arrived");
+        // Changed at run time ...
+        let slower = Impairment {
+            delay: Some(Duration::from_millis(120)),
+            ..Impairment::default()
+        };
+        net.node("a").set_impairment("eth0", &slower).unwrap();
+        let r = net.node("a").ping("10.0.1.2").unwrap();
+        assert!(r.rtt >= Duration::from_millis(120), "rtt {:?}", r.rtt);
+        net.node("c")
+            .set_impairment("eth0", &Impairment::default())
+            .unwrap();
+        assert_eq!(datagrams(net, 100), 100, "no loss once removed");
+        // ... and the link can be cut and restored like a veth pair.
+        net.cut_link("a:eth0").unwrap();
+        assert!(net.node("a").ping("10.0.1.2").is_err());
+        net.restore_link("a:eth0").unwrap();
+        net.node("a")
+            .ping_with(
+                "10.0.1.2",
+                netns_test::PingOptions::default().timeout(Duration::from_secs(3)),
+            )
+            .unwrap();
+        println!("userspace links delay and lose");
+    }
+}
+
+#[test]
+fn userspace_links_delay_and_lose_without_netem() {
+    crate::devices::check_tuntap(
+        "faults::userspace::emulated",
+        "userspace links delay and lose",
+    );
+}

@@ -79,7 +79,7 @@ fn unknown_key_suggests_and_lists() {
     check(&d, 3, 1, "unknown key `mtuu` in a link");
     assert_eq!(
         help(&d),
-        "did you mean `mtu`? accepted keys: endpoints, mtu"
+        "did you mean `mtu`? accepted keys: endpoints, mtu, mode"
     );
     let d = one(
         "[[links]]\nendpoints = [{ iface = \"host:a\", adresses = \"10.0.0.1/24\" }, \"host:b\"]\n",
