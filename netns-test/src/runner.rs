@@ -189,6 +189,9 @@ fn verdict_channel() -> (OwnedFd, OwnedFd) {
 }
 
 fn parent(name: &str, settings: &Settings) {
+    // Everything this test opens (pipes, the capture's sockets) stays out of the other
+    // tests' forks, and theirs out of ours.
+    ns::private_fd_table();
     let exe = std::env::current_exe().unwrap_or_else(|e| {
         fail(format!(
             "netns-test: cannot find this test binary (/proc/self/exe) to start the \

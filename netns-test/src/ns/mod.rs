@@ -88,6 +88,22 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Gives the calling thread a descriptor table of its own (`unshare(CLONE_FILES)`,
+/// <https://man7.org/linux/man-pages/man2/unshare.2.html>) and closes, in it, every
+/// descriptor above stderr that it copied. Processes this thread forks then inherit
+/// only what it opens from now on, never another test's sockets or pipes, and threads
+/// it spawns share the new table. Returns whether it worked (it fails only on kernels
+/// without the flag, where sharing the table is merely slower).
+pub(crate) fn private_fd_table() -> bool {
+    if unshare(libc::CLONE_FILES).is_err() {
+        return false;
+    }
+    // SAFETY: close_range on this thread's own, now private, descriptor table; the
+    // copies closed are references, the originals stay open for the other threads.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    true
+}
+
 /// Mounts a fresh procfs on `/proc` (for the PID namespace this process is PID 1 of).
 pub(crate) fn remount_proc() -> io::Result<()> {
     use nix::mount::{MsFlags, mount};

@@ -209,18 +209,6 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
 /// # Safety
 /// The process must be single-threaded; in init only async-signal-safe calls are made.
 unsafe fn split_init(keep_stdio: bool) -> io::Result<()> {
-    if !keep_stdio {
-        // The test child needs only descriptors 0 to 6 (stdio, verdict, output,
-        // lifeline). Everything else was inherited from the multi-threaded runner at
-        // the fork, capture sockets of other tests among them: if the child still held
-        // one when its owner closed it, the child's exec would pay for releasing it (an
-        // RCU grace period per packet socket). Closing them here, while the runner
-        // still holds them, is cheap. The standard library's exec-error pipe goes too,
-        // so `spawn` returns as soon as this process forks; an exec failure then shows
-        // as the child's exit status.
-        // SAFETY: close_range on our own descriptor table.
-        unsafe { libc::syscall(libc::SYS_close_range, 7u32, u32::MAX, 0u32) };
-    }
     // SAFETY: the caller guarantees a single thread.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
