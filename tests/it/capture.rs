@@ -502,7 +502,10 @@ fn a_child_killed_by_a_signal_still_leaves_its_trace() {
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     // The test child is not its namespace's init, so abort() is an ordinary SIGABRT.
-    assert!(t.contains("was killed by signal 6 (SIGABRT: abort())"), "{t}");
+    assert!(
+        t.contains("was killed by signal 6 (SIGABRT: abort())"),
+        "{t}"
+    );
     assert!(t.contains("written to"), "{t}");
     assert!(
         t.contains("UDP, length 13"),

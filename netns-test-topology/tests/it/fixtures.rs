@@ -9,15 +9,22 @@ fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-/// Every `*.toml` under `fixtures/`, as (origin as a user would write it, text).
+/// Every `*.toml` under `fixtures/` and `fixtures/kernel/` (elements some kernels
+/// lack), as (origin as a user would write it, text).
 pub(crate) fn all_fixtures() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(fixtures_dir()).expect("fixtures/ exists") {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
-            out.push((format!("fixtures/{name}"), text));
+    for sub in ["", "kernel/"] {
+        let dir = fixtures_dir().join(sub);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((format!("fixtures/{sub}{name}"), text));
+            }
         }
     }
     out.sort();
