@@ -27,6 +27,48 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 #[test]
+fn a_failing_test_writes_nowhere_but_its_artifacts_directory() {
+    // The places a test could plausibly write to: its working directory, HOME and
+    // TMPDIR, all empty to start with.
+    let base = std::env::temp_dir().join(format!("netns-test-writes-{}", std::process::id()));
+    let (cwd, home, tmp, root) = (
+        base.join("cwd"),
+        base.join("home"),
+        base.join("tmp"),
+        base.join("artifacts"),
+    );
+    for d in [&cwd, &home, &tmp] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "security::victims::fails_after_a_ping",
+            "--exact",
+            "--ignored",
+        ])
+        .current_dir(&cwd)
+        .env("HOME", &home)
+        .env("TMPDIR", &tmp)
+        .env("NETNS_TEST_ARTIFACTS", &root)
+        .env_remove("NETNS_TEST_CAPTURE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    for d in [&cwd, &home, &tmp] {
+        let mut left = Vec::new();
+        walk(d, &mut left);
+        assert!(left.is_empty(), "the test wrote {left:?}");
+    }
+    let mut written = Vec::new();
+    walk(&root, &mut written);
+    assert!(
+        written.iter().any(|p| p.ends_with("trace.pcapng")),
+        "{written:?}"
+    );
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
 fn artifacts_belong_to_the_invoking_user() {
     let root = std::env::temp_dir().join(format!("netns-test-security-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
