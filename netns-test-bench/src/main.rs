@@ -153,6 +153,16 @@ fn main() {
             &shell_ping,
             &ours_ping,
         );
+        let documents = shell::repeat_pair_documents(n_pair.min(50));
+        table.push(Row::new(
+            "S1 as the documents write it (ip netns exec)",
+            &documents,
+        ));
+        table.ratio(
+            "documents' shell way / netns-test, S1 walk-through",
+            &documents,
+            &ours_ping,
+        );
         let wrapper = shell::repeat_wrapper_only(n_pair.min(50));
         table.push(Row::new(
             "  of which the shell way's unshare+tmpfs wrapper",

@@ -118,3 +118,12 @@ pub(crate) fn pair_shell_script_with_ping() -> String {
         "ip netns exec ns1 ping -c1 -W1 -q 192.168.1.2\nip netns exec ns2 ping -c1 -W1 -q 192.168.1.1\nip netns del ns1",
     )
 }
+
+/// The S1 walk-through as the source documents write it: every command inside a
+/// namespace through `ip netns exec` (a process that enters the namespace and mounts
+/// its /sys), the pings included.
+pub(crate) fn pair_documents_script() -> String {
+    pair_shell_script_with_ping()
+        .replace("ip -n ns1 ", "ip netns exec ns1 ip ")
+        .replace("ip -n ns2 ", "ip netns exec ns2 ip ")
+}
