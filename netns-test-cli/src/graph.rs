@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use netns_test::topology::{Endpoint, IfaceConfig, Route, RouteDest, RouteKind, Topology};
+use netns_test::topology::{Endpoint, IfaceConfig, Topology};
 
 use crate::Format;
 
@@ -42,35 +42,6 @@ fn addrs(c: &IfaceConfig) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn route(r: &Route) -> String {
-    let dest = match &r.dest {
-        RouteDest::Default(_) => "default".to_owned(),
-        RouteDest::Prefix(p) => p.to_string(),
-    };
-    let mut s = match &r.kind {
-        RouteKind::Unicast { via, dev, onlink } => {
-            let mut s = dest;
-            if let Some(v) = via {
-                s.push_str(&format!(" via {v}"));
-            }
-            if let Some(d) = dev {
-                s.push_str(&format!(" dev {d}"));
-            }
-            if *onlink {
-                s.push_str(" onlink");
-            }
-            s
-        }
-        RouteKind::Blackhole => format!("blackhole {dest}"),
-        RouteKind::Unreachable => format!("unreachable {dest}"),
-        RouteKind::Prohibit => format!("prohibit {dest}"),
-    };
-    if let Some(m) = r.metric {
-        s.push_str(&format!(" metric {m}"));
-    }
-    s
 }
 
 /// The bridge (index) an interface is a port of, if any.
@@ -127,7 +98,7 @@ pub(crate) fn dot(t: &Topology) -> String {
         }
         for r in &n.routes {
             label.push('\n');
-            label.push_str(&route(r));
+            label.push_str(&r.to_string());
         }
         let _ = writeln!(o, "  {} [label={}];", q(&n.name), q(&label));
     }
@@ -303,7 +274,7 @@ pub(crate) fn text(t: &Topology) -> String {
         let fwd = if n.forwarding { " (forwarding)" } else { "" };
         let _ = writeln!(o, "  {}{fwd}", n.name);
         for r in &n.routes {
-            let _ = writeln!(o, "    route {}", route(r));
+            let _ = writeln!(o, "    route {r}");
         }
     }
     o

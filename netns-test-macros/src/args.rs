@@ -5,6 +5,7 @@
 //! duplicate and unknown-key errors and the list of keys in messages follow from the
 //! table.
 
+use netns_test_topology::units::{parse_duration_ms, parse_size};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -260,43 +261,6 @@ fn int_value(key: &str, value: &Expr, min: u64, max: u64) -> syn::Result<u64> {
         value.span(),
         format!("`{key}` expects an integer from {min} to {max}"),
     ))
-}
-
-/// `250ms`, `30s`, `2m`, `1h`, or `none` (0), in milliseconds. The runtime reads
-/// `NETNS_TEST_TIMEOUT` with the same rules.
-fn parse_duration_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s == "none" {
-        return Some(0);
-    }
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "ms" => 1,
-        "s" => 1000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    n.checked_mul(scale).filter(|ms| *ms > 0)
-}
-
-/// `32MiB`, `512KiB`, `1GiB` (also `K`, `M`, `G`), or a byte count, in bytes. The
-/// runtime reads `NETNS_TEST_CAPTURE_LIMIT` with the same rules.
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let scale: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "K" | "KiB" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(scale)
 }
 
 /// Levenshtein distance, for "did you mean" suggestions.

@@ -250,6 +250,7 @@ mod reader;
 mod route;
 mod rules;
 mod suggest;
+pub mod units;
 mod validate;
 
 pub use checks::model::{

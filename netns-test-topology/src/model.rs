@@ -285,6 +285,38 @@ pub struct Route {
     pub metric: Option<u32>,
 }
 
+impl fmt::Display for Route {
+    /// The route as `ip route` writes it: `[TYPE] DEST [via GW] [dev IFACE] [onlink]
+    /// [metric N]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            RouteKind::Unicast { .. } => {}
+            RouteKind::Blackhole => f.write_str("blackhole ")?,
+            RouteKind::Unreachable => f.write_str("unreachable ")?,
+            RouteKind::Prohibit => f.write_str("prohibit ")?,
+        }
+        match self.dest {
+            RouteDest::Default(_) => f.write_str("default")?,
+            RouteDest::Prefix(p) => write!(f, "{p}")?,
+        }
+        if let RouteKind::Unicast { via, dev, onlink } = &self.kind {
+            if let Some(v) = via {
+                write!(f, " via {v}")?;
+            }
+            if let Some(d) = dev {
+                write!(f, " dev {d}")?;
+            }
+            if *onlink {
+                f.write_str(" onlink")?;
+            }
+        }
+        if let Some(m) = self.metric {
+            write!(f, " metric {m}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A 48-bit Ethernet MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MacAddr(pub [u8; 6]);

@@ -780,7 +780,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
                 RouteKind::Unicast { dev: Some(d), .. } => Some(idx.get(n, d)),
                 _ => None,
             };
-            phase.push(n, add_route(r, dev, route_text(r)), None);
+            phase.push(n, add_route(r, dev, r.to_string()), None);
         }
     }
     let refused = phase.run(&mut nodes)?;
@@ -933,33 +933,4 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) ->
         }
     }
     Ok(())
-}
-
-/// The route as `ip route` would print it, for messages.
-pub(crate) fn route_text(r: &Route) -> String {
-    let mut s = match &r.kind {
-        RouteKind::Unicast { .. } => String::new(),
-        RouteKind::Blackhole => "blackhole ".into(),
-        RouteKind::Unreachable => "unreachable ".into(),
-        RouteKind::Prohibit => "prohibit ".into(),
-    };
-    match r.dest {
-        RouteDest::Default(_) => s.push_str("default"),
-        RouteDest::Prefix(p) => s.push_str(&p.to_string()),
-    }
-    if let RouteKind::Unicast { via, dev, onlink } = &r.kind {
-        if let Some(v) = via {
-            s.push_str(&format!(" via {v}"));
-        }
-        if let Some(d) = dev {
-            s.push_str(&format!(" dev {d}"));
-        }
-        if *onlink {
-            s.push_str(" onlink");
-        }
-    }
-    if let Some(m) = r.metric {
-        s.push_str(&format!(" metric {m}"));
-    }
-    s
 }

@@ -114,7 +114,7 @@ impl Net {
                     RouteKind::Unicast { dev: Some(d), .. } => Some(node.interface(d)?.index),
                     _ => None,
                 };
-                let mut req = crate::build::add_route(r, dev, crate::build::route_text(r));
+                let mut req = crate::build::add_route(r, dev, r.to_string());
                 req.flags = NLM_F_CREATE | NLM_F_REPLACE;
                 node.request(req)?;
             }

@@ -2,6 +2,7 @@
 //! environment, else the defaults below. Both halves of a test (parent and child)
 //! resolve them the same way.
 
+use netns_test_topology::units::{parse_duration_ms, parse_size};
 use std::time::Duration;
 
 use crate::__private::TestOptions;
@@ -141,42 +142,6 @@ impl Settings {
     pub(crate) fn from_env(options: &TestOptions) -> Result<Settings, String> {
         Settings::resolve(options, |name| std::env::var(name).ok())
     }
-}
-
-/// `250ms`, `30s`, `2m`, `1h` (a whole number and a unit), or `none`/`0` (no timeout,
-/// returned as 0), in milliseconds.
-pub(crate) fn parse_duration_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s == "none" || s == "0" {
-        return Some(0);
-    }
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "ms" => 1,
-        "s" => 1000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    n.checked_mul(scale).filter(|ms| *ms > 0)
-}
-
-/// `32MiB`, `512KiB`, `1GiB` (also `K`, `M`, `G`, binary), or a plain byte count.
-pub(crate) fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let scale: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "K" | "KiB" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(scale)
 }
 
 #[cfg(test)]

@@ -225,23 +225,44 @@ unsafe fn split_init(keep_stdio: bool) -> io::Result<()> {
         libc::signal(libc::SIGTERM, libc::SIG_IGN);
         let first = if keep_stdio { 3u32 } else { 0 };
         libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32);
-        let mut status = 0;
-        loop {
-            let mut st = 0;
-            let rc = libc::waitpid(-1, &mut st, 0);
-            if rc == pid {
-                status = st;
-                break;
-            }
-            if rc < 0 && *libc::__errno_location() != libc::EINTR {
-                break;
-            }
-        }
-        if libc::WIFSIGNALED(status) {
-            libc::_exit(128 + libc::WTERMSIG(status));
-        }
-        libc::_exit(libc::WEXITSTATUS(status))
+        exit_like(wait_for(pid, true).unwrap_or(0))
     }
+}
+
+/// Waits until `pid` ends and returns its wait status (`None` if it cannot be waited
+/// for). With `reap_all`, as the namespace's init, it reaps every other child that ends
+/// meanwhile.
+///
+/// # Safety
+/// Async-signal-safe; for the forked processes of this module.
+unsafe fn wait_for(pid: libc::pid_t, reap_all: bool) -> Option<libc::c_int> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid into a local; errno read right after the call.
+        let rc = unsafe { libc::waitpid(if reap_all { -1 } else { pid }, &mut status, 0) };
+        if rc == pid {
+            return Some(status);
+        }
+        // SAFETY: errno is thread-local and set by the failed waitpid.
+        if rc < 0 && unsafe { *libc::__errno_location() } != libc::EINTR {
+            return None;
+        }
+    }
+}
+
+/// Ends the process the way a wait `status` says its child ended: the same exit code,
+/// or 128+N for death by signal N.
+///
+/// # Safety
+/// Async-signal-safe; never returns.
+unsafe fn exit_like(status: libc::c_int) -> ! {
+    let code = if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    };
+    // SAFETY: _exit never returns.
+    unsafe { libc::_exit(code) }
 }
 
 /// The intermediate process: waits for the namespace's PID 1 and ends the same way
@@ -256,16 +277,9 @@ unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // Hold no pipe open: the parent waits for end-of-file on them.
         libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
-        let mut status = 0;
-        loop {
-            let rc = libc::waitpid(pid, &mut status, 0);
-            if rc == pid {
-                break;
-            }
-            if rc < 0 && *libc::__errno_location() != libc::EINTR {
-                libc::_exit(127);
-            }
-        }
+        let Some(status) = wait_for(pid, false) else {
+            libc::_exit(127)
+        };
         let sig = if libc::WIFSIGNALED(status) {
             libc::WTERMSIG(status)
         } else {
@@ -423,19 +437,9 @@ unsafe fn wait_and_mirror_keeping_stdio(pid: libc::pid_t) -> ! {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGTERM, libc::SIG_IGN);
-        let mut status = 0;
-        loop {
-            let rc = libc::waitpid(pid, &mut status, 0);
-            if rc == pid {
-                break;
-            }
-            if rc < 0 && *libc::__errno_location() != libc::EINTR {
-                libc::_exit(127);
-            }
+        match wait_for(pid, false) {
+            Some(status) => exit_like(status),
+            None => libc::_exit(127),
         }
-        if libc::WIFSIGNALED(status) {
-            libc::_exit(128 + libc::WTERMSIG(status));
-        }
-        libc::_exit(libc::WEXITSTATUS(status))
     }
 }
