@@ -89,3 +89,28 @@ impl Node {
         }
     }
 }
+
+impl Node {
+    /// Turns hairpin mode on or off for bridge port `port` (`bridge link set dev PORT
+    /// hairpin on`): the bridge then sends frames back out of the port they came in
+    /// on, the reflective relay that lets macvlans in `vepa` mode on the far side of
+    /// that port talk to each other.
+    pub fn set_hairpin(&self, port: &str, on: bool) -> Result<()> {
+        use netlink_packet_route::link::InfoPortKind;
+        use rtnetlink::LinkUnspec;
+        let index = self.interface(port)?.index;
+        // An RTM_NEWLINK without NLM_F_CREATE changes an existing port's settings.
+        let msg = LinkUnspec::new_with_index(index)
+            .set_port_kind(InfoPortKind::Bridge)
+            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                on,
+            )]))
+            .build();
+        let state = if on { "on" } else { "off" };
+        self.request(crate::netlink::Request::new(
+            RouteNetlinkMessage::NewLink(msg),
+            0,
+            format!("bridge link set dev {port} hairpin {state}"),
+        ))
+    }
+}

@@ -27,6 +27,23 @@ fn a_passthru_macvlan_takes_its_parents_mac(net: &Net) {
     assert_eq!(pt.mac, parent.mac);
 }
 
+#[netns_test(topology = "../fixtures/s8-vepa.toml")]
+fn vepa_macvlans_talk_only_through_a_hairpin_switch_port(net: &Net) {
+    use netns_test::PingOptions;
+    use std::time::Duration;
+    let quick = PingOptions::default().timeout(Duration::from_millis(500));
+    // Frames from a to b leave through the parent; the switch will not send them back
+    // out of the port they came in on.
+    let err = net.node("a").ping_with("10.0.0.2", quick).unwrap_err();
+    assert!(matches!(err, netns_test::Error::Timeout { .. }), "{err}");
+    net.node("switch").set_hairpin("p0", true).unwrap();
+    assert_eq!(net.node("a").ping("10.0.0.2").unwrap().ttl, 64);
+    assert_eq!(net.node("b").ping("10.0.0.1").unwrap().ttl, 64);
+    // And a clear error for a port that is not there.
+    let err = net.node("switch").set_hairpin("p9", true).unwrap_err();
+    assert!(err.to_string().contains("p9"), "{err}");
+}
+
 /// Answers ARP requests and ICMP echo requests for `me` on a tap descriptor until it
 /// has answered `echoes` pings.
 fn answer_pings(mut tap: std::fs::File, me: [u8; 4], mac: [u8; 6], echoes: usize) {
