@@ -365,7 +365,13 @@ fn a_failing_test_leaves_a_trace_of_every_interface() {
 /// `tshark -r FILE` reads the trace and shows the `node/iface` names, when tshark is
 /// installed (CI installs it).
 fn check_with_tshark(path: &Path, names: &[&str]) {
+    // tshark reads its preferences from HOME: give it one of its own, so that it
+    // works whoever runs the tests (as an unprivileged uid HOME may be /root).
+    let home = std::env::temp_dir().join(format!("netns-test-tshark-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&home);
     let out = Command::new("tshark")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &home)
         .arg("-r")
         .arg(path)
         .args(["-T", "fields", "-e", "frame.interface_name"])

@@ -99,7 +99,8 @@ impl Session {
         let written = pcapng::write_file(&trace, &self.path);
         let text = report::report(
             &trace,
-            written.as_ref().map(|()| self.path.as_path()),
+            &self.path,
+            written.as_ref().map(|_| ()),
             self.summary,
         );
         if failed {

@@ -8,24 +8,30 @@ use super::engine::Trace;
 use super::store::Direction;
 use super::summary::describe;
 
-/// The report for `trace`; `written` is the trace file, or why it could not be
-/// written.
+/// The report for `trace`, which was to be written to `path`; `written` says whether
+/// that worked.
 pub(crate) fn report(
     trace: &Trace,
-    written: Result<&Path, &std::io::Error>,
+    path: &Path,
+    written: Result<(), &std::io::Error>,
     last: usize,
 ) -> String {
     let store = &trace.store;
     let mut out = String::new();
     let _ = match written {
-        Ok(path) => writeln!(
+        Ok(()) => writeln!(
             out,
             "netns-test: packet trace ({} packets on {} interfaces) written to {}",
             store.total(),
             store.ifaces.len(),
             path.display()
         ),
-        Err(e) => writeln!(out, "netns-test: could not write the packet trace: {e}"),
+        Err(e) => writeln!(
+            out,
+            "netns-test: could not write the packet trace to {}: {e} (set \
+             NETNS_TEST_ARTIFACTS to a directory you can write to)",
+            path.display()
+        ),
     };
     if store.dropped > 0 {
         let _ = writeln!(

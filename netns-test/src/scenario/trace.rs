@@ -94,7 +94,8 @@ pub(super) fn finish(c: Capture, failed: bool, path: &Path) -> Option<String> {
     let written = pcapng::write_file(&trace, path);
     let text = report::report(
         &trace,
-        written.as_ref().map(|()| path),
+        path,
+        written.as_ref().map(|_| ()),
         settings.summary as usize,
     );
     Some(text.trim_end().to_owned())
