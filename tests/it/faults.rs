@@ -133,22 +133,28 @@ mod userspace {
 
     use super::*;
 
-    /// Sends `count` datagrams from c to d and counts those that arrive.
+    /// Sends `count` datagrams from c to d, paced and read as they come (so that
+    /// neither the forwarder's queue nor the receiving socket's buffer overflows: only
+    /// the configured loss should count), and returns how many arrived.
     fn datagrams(net: &Net, count: usize) -> usize {
         let rx = net.node("d").run(|| UdpSocket::bind("10.0.2.2:0")).unwrap();
         rx.set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
         let dest = rx.local_addr().unwrap();
         let tx = net.node("c").run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = 0;
+            let mut buf = [0u8; 16];
+            while rx.recv(&mut buf).is_ok() {
+                got += 1;
+            }
+            got
+        });
         for i in 0..count {
             tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
+            std::thread::sleep(Duration::from_micros(200));
         }
-        let mut got = 0;
-        let mut buf = [0u8; 16];
-        while rx.recv(&mut buf).is_ok() {
-            got += 1;
-        }
-        got
+        reader.join().unwrap()
     }
 
     #[netns_test(topology = "../fixtures/kernel/s8-userspace.toml")]

@@ -20,6 +20,16 @@ fn datagrams(net: &Net, from: &str, to: (&str, &'static str), count: usize) -> u
         .unwrap();
     let dest = rx.local_addr().unwrap();
     let tx = net.node(from).run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
+    // Read while sending, so that the receiving socket's buffer never overflows: only
+    // the configured loss should count.
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        let mut buf = [0u8; 16];
+        while rx.recv(&mut buf).is_ok() {
+            got += 1;
+        }
+        got
+    });
     for i in 0..count {
         tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
         if i % 50 == 49 {
@@ -27,12 +37,7 @@ fn datagrams(net: &Net, from: &str, to: (&str, &'static str), count: usize) -> u
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    let mut got = 0;
-    let mut buf = [0u8; 16];
-    while rx.recv(&mut buf).is_ok() {
-        got += 1;
-    }
-    got
+    reader.join().unwrap()
 }
 
 mod victims {
