@@ -11,12 +11,11 @@
 //! 2. every other device, created up, with its final name, index, MTU and MAC, in its
 //!    final namespace (a veth pair is one request creating both ends, each in its node);
 //!    `lo` up;
-//!    then the devices stacked on others (macvlan, ipvlan, vlan on their parent, a
-//!    VXLAN on its underlay), created in the parent's node and moved to their own in
-//!    the same request; then tun and tap devices (ioctls on `/dev/net/tun`, in the
-//!    node);
-//! 3. bridge ports enslaved, second veth ends brought up, addresses added, tun/tap
-//!    settings, further VXLAN remotes;
+//!    then the second veth ends brought up, and the devices stacked on others
+//!    (macvlan, ipvlan, vlan on their parent, a VXLAN on its underlay), created in the
+//!    parent's node and moved to their own in the same request (a parent must be up
+//!    first); then tun and tap devices (ioctls on `/dev/net/tun`, in the node);
+//! 3. bridge ports enslaved, addresses added, tun/tap settings, further VXLAN remotes;
 //! 4. impairments (qdiscs), then routes;
 //! 5. NAT and filter rules (one `nft -f -` per node that has some, all at once); the
 //!    nodes' `/etc/hosts` files and host names (see [`crate::hosts`]).
@@ -636,8 +635,28 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     let refused = rest.run(&mut nodes)?;
     first_error(&nodes, refused)?;
 
-    // Devices stacked on others, in the parent's node.
+    // Devices stacked on others, in the parent's node. The second ends of the veth
+    // pairs come up first (in the same batch of their node, so in order): a VLAN
+    // cannot be created up on a parent that is down (ENETDOWN).
     let mut phase = Phase::new(nodes.len());
+    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Veth) {
+        let b = &link.ends[1];
+        if b.config.up {
+            let n = at(&b.node);
+            let msg = LinkUnspec::new_with_index(idx.get(n, &b.iface))
+                .up()
+                .build();
+            phase.push(
+                n,
+                Request::new(
+                    RouteNetlinkMessage::SetLink(msg),
+                    0,
+                    format!("ip link set {} up", b.iface),
+                ),
+                None,
+            );
+        }
+    }
     for dev in &stacked {
         let n = at(&dev.node);
         let (home, lower) = match &dev.settings {
@@ -713,24 +732,6 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             phase.push(
                 n,
                 Request::new(RouteNetlinkMessage::SetLink(msg), 0, what),
-                None,
-            );
-        }
-    }
-    for link in topo.links.iter().filter(|l| l.mode == LinkMode::Veth) {
-        let b = &link.ends[1];
-        if b.config.up {
-            let n = at(&b.node);
-            let msg = LinkUnspec::new_with_index(idx.get(n, &b.iface))
-                .up()
-                .build();
-            phase.push(
-                n,
-                Request::new(
-                    RouteNetlinkMessage::SetLink(msg),
-                    0,
-                    format!("ip link set {} up", b.iface),
-                ),
                 None,
             );
         }
