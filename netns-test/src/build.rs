@@ -44,7 +44,7 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
-    BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage, State,
+    BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkMessage, State,
 };
 use netlink_packet_route::route::{RouteScope, RouteType};
 use netns_test_topology::{
@@ -793,12 +793,16 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         node.env = env;
     }
 
-    let mut pending: Vec<Vec<(u32, &str)>> = vec![Vec::new(); nodes.len()];
+    let mut pending: Vec<Vec<Pending<'_>>> = vec![Vec::new(); nodes.len()];
     for link in topo.links.iter().filter(|l| l.mode == LinkMode::Veth) {
         if link.ends.iter().all(|e| e.config.up) {
             for e in &link.ends {
                 let n = at(&e.node);
-                pending[n].push((idx.get(n, &e.iface), e.iface.as_str()));
+                pending[n].push(Pending {
+                    index: idx.get(n, &e.iface),
+                    name: &e.iface,
+                    stacked: false,
+                });
             }
         }
     }
@@ -808,7 +812,11 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
         .filter(|d| d.kind.has_parent() && d.config.up)
     {
         let n = at(&dev.node);
-        pending[n].push((idx.get(n, &dev.name), dev.name.as_str()));
+        pending[n].push(Pending {
+            index: idx.get(n, &dev.name),
+            name: &dev.name,
+            stacked: true,
+        });
     }
     wait_until_up(&mut nodes, pending)?;
     clock.lap("links up");
@@ -883,11 +891,30 @@ fn is_up(l: &LinkMessage) -> bool {
         .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
 }
 
-/// Waits until every `(index, name)` in `pending[node]` is operationally up. Each
-/// node's socket joins the link notifications first, then one dump gives the state up
-/// to that moment, and notifications tell the rest; a dump every 200 ms covers
-/// notifications the kernel dropped.
-fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) -> Result<()> {
+/// An interface the build waits for.
+#[derive(Debug, Clone, Copy)]
+struct Pending<'a> {
+    index: u32,
+    name: &'a str,
+    /// A device on a parent (macvlan, ipvlan, vlan). Created with its parent's carrier
+    /// already on, it is activated when it opens and may never get an operstate event
+    /// of its own, so carrier (`IFF_RUNNING`) is enough. A veth end needs operstate UP:
+    /// its qdisc is attached by the same asynchronous linkwatch work that sets it.
+    stacked: bool,
+}
+
+impl Pending<'_> {
+    fn satisfied_by(&self, l: &LinkMessage) -> bool {
+        l.header.index == self.index
+            && (is_up(l) || (self.stacked && l.header.flags.contains(LinkFlags::Running)))
+    }
+}
+
+/// Waits until every interface in `pending[node]` is up (see [`Pending`]). Each node's
+/// socket joins the link notifications first, then one dump gives the state up to that
+/// moment, and notifications tell the rest; a dump every 200 ms covers notifications
+/// the kernel dropped.
+fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) -> Result<()> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
     for (n, node) in nodes.iter_mut().enumerate() {
         let want = &mut pending[n];
@@ -897,16 +924,14 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) ->
         let mut last_dump: Option<Instant> = None;
         loop {
             for l in node.nl.take_link_events() {
-                if is_up(&l) {
-                    want.retain(|(i, _)| *i != l.header.index);
-                }
+                want.retain(|p| !p.satisfied_by(&l));
             }
             if want.is_empty() {
                 break;
             }
             let now = Instant::now();
             if now >= deadline {
-                let names: Vec<&str> = want.iter().map(|(_, n)| *n).collect();
+                let names: Vec<&str> = want.iter().map(|p| p.name).collect();
                 return Err(Error::io(
                     Some(&node.name),
                     format!("waiting for {} to come up (operstate UP)", names.join(", ")),
@@ -920,10 +945,8 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<(u32, &str)>>) ->
                     .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))
                     .map_err(|e| Error::io(Some(&node.name), "`ip link show`", e))?;
                 for m in links {
-                    if let RouteNetlinkMessage::NewLink(l) = m
-                        && is_up(&l)
-                    {
-                        want.retain(|(i, _)| *i != l.header.index);
+                    if let RouteNetlinkMessage::NewLink(l) = m {
+                        want.retain(|p| !p.satisfied_by(&l));
                     }
                 }
                 continue;
