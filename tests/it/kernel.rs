@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use crate::kernel_devices::kernel_config;
+
 mod victims {
     use netns_test::{Net, netns_test};
 
@@ -25,26 +27,6 @@ addresses = "10.255.0.1/32"
         assert_eq!(net.node("ns1").ping("10.255.0.1").unwrap().ttl, 64);
         println!("dummy0 is up with its address");
     }
-}
-
-/// What the running kernel's build configuration says about `option`, if it is readable
-/// (`/proc/config.gz`, or `/boot/config-RELEASE` as Debian ships it): `Some(true)` for
-/// `y` or `m`.
-fn kernel_config(option: &str) -> Option<bool> {
-    let proc = Command::new("zcat")
-        .arg("/proc/config.gz")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    let text = proc.or_else(|| {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok()
-    })?;
-    Some(
-        text.lines()
-            .any(|l| l == format!("{option}=y") || l == format!("{option}=m")),
-    )
 }
 
 #[test]
