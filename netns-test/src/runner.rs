@@ -4,8 +4,8 @@
 //! libtest runs every test body on a spawned thread, and a multi-threaded process cannot
 //! `unshare(CLONE_NEWUSER)`, so the body runs in a child: the test binary itself,
 //! re-executed (from `/proc/self/exe`) with a filter that selects just this test. The
-//! child starts as PID 1 of new user, network, PID, mount, UTS and IPC namespaces
-//! (see [`crate::ns::spawn::isolate`]), builds the topology, runs the body, writes a
+//! child starts in new user, network, PID, mount, UTS and IPC namespaces, under a tiny
+//! init of its own (see [`crate::ns::spawn::isolate`]), builds the topology, runs the body, writes a
 //! verdict on a pipe and leaves with `_exit`, before libtest could print anything of its
 //! own. When it ends, for whatever reason, the kernel destroys its namespaces: every
 //! interface, route and process the test made. The parent relays the child's output

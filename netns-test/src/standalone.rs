@@ -32,8 +32,8 @@ fn threads() -> Option<u32> {
 ///
 /// Call it first thing in `main`, before any thread is started (the kernel refuses a
 /// new user namespace to a multi-threaded process). The process forks: the function
-/// returns in the child, PID 1 of the new PID namespace, while the original process
-/// waits and exits with the child's status.
+/// returns in a child inside the new PID namespace (under a tiny init that is its PID
+/// 1), while the original process waits and exits with the child's status.
 ///
 /// ```no_run
 /// fn main() -> netns_test::Result<()> {
