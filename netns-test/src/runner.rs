@@ -6,7 +6,7 @@
 //! re-executed (from `/proc/self/exe`) with a filter that selects just this test. The
 //! child starts in new user, network, PID, mount, UTS and IPC namespaces, under a tiny
 //! init of its own (see [`crate::ns::spawn::isolate`]), builds the topology, runs the body, writes a
-//! verdict on a pipe and leaves with `_exit`, before libtest could print anything of its
+//! verdict on a socket and leaves with `_exit`, before libtest could print anything of its
 //! own. When it ends, for whatever reason, the kernel destroys its namespaces: every
 //! interface, route and process the test made. The parent relays the child's output
 //! through `print!`/`eprint!` (so libtest captures it as usual) and turns the verdict
