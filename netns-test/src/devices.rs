@@ -190,46 +190,26 @@ fn tunnel(dev: &Device, t: &Tunnel, index: u32) -> (LinkMessage, String) {
     if let Some(l) = t.local {
         what.push_str(&format!(" local {l}"));
     }
+    // The three builders have the same methods but no common trait.
+    macro_rules! build {
+        ($builder:ident) => {{
+            let mut b = $builder::new(name);
+            if let Some(l) = local {
+                b = b.local(l);
+            }
+            if let Some(r) = remote {
+                b = b.remote(r);
+            }
+            if let Some(ttl) = t.ttl {
+                b = b.ttl(ttl);
+            }
+            finish(b, dev, index, None)
+        }};
+    }
     let msg = match dev.kind {
-        DeviceKind::Gre => {
-            let mut b = LinkGre::new(name);
-            if let Some(l) = local {
-                b = b.local(l);
-            }
-            if let Some(r) = remote {
-                b = b.remote(r);
-            }
-            if let Some(ttl) = t.ttl {
-                b = b.ttl(ttl);
-            }
-            finish(b, dev, index, None)
-        }
-        DeviceKind::Sit => {
-            let mut b = LinkSit::new(name);
-            if let Some(l) = local {
-                b = b.local(l);
-            }
-            if let Some(r) = remote {
-                b = b.remote(r);
-            }
-            if let Some(ttl) = t.ttl {
-                b = b.ttl(ttl);
-            }
-            finish(b, dev, index, None)
-        }
-        _ => {
-            let mut b = LinkIpIp::new(name);
-            if let Some(l) = local {
-                b = b.local(l);
-            }
-            if let Some(r) = remote {
-                b = b.remote(r);
-            }
-            if let Some(ttl) = t.ttl {
-                b = b.ttl(ttl);
-            }
-            finish(b, dev, index, None)
-        }
+        DeviceKind::Gre => build!(LinkGre),
+        DeviceKind::Sit => build!(LinkSit),
+        _ => build!(LinkIpIp),
     };
     (msg, what)
 }

@@ -29,14 +29,7 @@ fn run_returns_the_closures_value_and_sockets_keep_their_node(net: &Net) {
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn the_host_node_cannot_reach_a_namespace_without_a_link(net: &Net) {
     // In S1 the host has only lo: the test's root namespace is not the machine's.
-    let names: Vec<String> = net
-        .host()
-        .interfaces()
-        .unwrap()
-        .into_iter()
-        .filter(|i| !i.is_fallback_tunnel())
-        .map(|i| i.name)
-        .collect();
+    let names = crate::support::own_interfaces(net.host());
     assert_eq!(names, ["lo"]);
 }
 

@@ -129,33 +129,11 @@ fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
 /// Links emulated in userspace: impairments on kernels without netem. They need
 /// /dev/net/tun usable by this user (see `devices::check_tuntap`).
 mod userspace {
-    use std::net::UdpSocket;
-
     use super::*;
+    use crate::support::datagrams;
 
-    /// Sends `count` datagrams from c to d, paced and read as they come (so that
-    /// neither the forwarder's queue nor the receiving socket's buffer overflows: only
-    /// the configured loss should count), and returns how many arrived.
-    fn datagrams(net: &Net, count: usize) -> usize {
-        let rx = net.node("d").run(|| UdpSocket::bind("10.0.2.2:0")).unwrap();
-        rx.set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        let dest = rx.local_addr().unwrap();
-        let tx = net.node("c").run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut got = 0;
-            let mut buf = [0u8; 16];
-            while rx.recv(&mut buf).is_ok() {
-                got += 1;
-            }
-            got
-        });
-        for i in 0..count {
-            tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        reader.join().unwrap()
-    }
+    /// Between datagrams: keeps the forwarder's queue short.
+    const PACE: Duration = Duration::from_micros(200);
 
     #[netns_test(topology = "../fixtures/kernel/s8-userspace.toml")]
     #[ignore = "run by faults::userspace_links_delay_and_lose_without_netem"]
@@ -166,8 +144,14 @@ mod userspace {
             let r = net.node("a").ping("10.0.1.2").unwrap();
             assert!(r.rtt >= Duration::from_millis(45), "rtt {:?}", r.rtt);
         }
-        net.node("c").ping("10.0.2.2").ok();
-        let got = datagrams(net, 400);
+        // Resolve d's address first: an ARP request lost to the 30% would otherwise
+        // hold the datagrams back for the kernel's one-second retry.
+        let quick = netns_test::PingOptions::default().timeout(Duration::from_millis(300));
+        assert!(
+            (0..20).any(|_| net.node("c").ping_with("10.0.2.2", quick).is_ok()),
+            "c never reached d through 30% loss"
+        );
+        let got = datagrams(net, "c", ("d", "10.0.2.2"), 400, PACE);
         assert!((240..=360).contains(&got), "30% loss: {got} of 400 arrived");
         // Changed at run time ...
         let slower = Impairment {
@@ -180,7 +164,11 @@ mod userspace {
         net.node("c")
             .set_impairment("eth0", &Impairment::default())
             .unwrap();
-        assert_eq!(datagrams(net, 100), 100, "no loss once removed");
+        assert_eq!(
+            datagrams(net, "c", ("d", "10.0.2.2"), 100, PACE),
+            100,
+            "no loss once removed"
+        );
         // ... and the link can be cut and restored like a veth pair.
         net.cut_link("a:eth0").unwrap();
         assert!(net.node("a").ping("10.0.1.2").is_err());

@@ -5,40 +5,17 @@
 //! same from a change at run time.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use netns_test::topology::Impairment;
 use netns_test::{Net, netns_test};
 
 use crate::kernel_devices::{check, kernel_config};
+use crate::support::datagrams;
 
-/// Sends `count` UDP datagrams from `from` to `to` and counts those that arrive.
-fn datagrams(net: &Net, from: &str, to: (&str, &'static str), count: usize) -> usize {
-    let rx = net.node(to.0).run(|| UdpSocket::bind((to.1, 0))).unwrap();
-    rx.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let dest = rx.local_addr().unwrap();
-    let tx = net.node(from).run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
-    // Read while sending, so that the receiving socket's buffer never overflows: only
-    // the configured loss should count.
-    let reader = std::thread::spawn(move || {
-        let mut got = 0;
-        let mut buf = [0u8; 16];
-        while rx.recv(&mut buf).is_ok() {
-            got += 1;
-        }
-        got
-    });
-    for i in 0..count {
-        tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
-        if i % 50 == 49 {
-            // Stay under the queue limit.
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    reader.join().unwrap()
-}
+/// Between datagrams: stays under netem's queue limit.
+const PACE: Duration = Duration::from_micros(100);
 
 mod victims {
     use super::*;
@@ -61,9 +38,9 @@ mod victims {
             (0..20).any(|_| net.node("c").ping_with("10.0.2.2", quick).is_ok()),
             "c never reached d through 30% loss"
         );
-        let got = datagrams(net, "c", ("d", "10.0.2.2"), 400);
+        let got = datagrams(net, "c", ("d", "10.0.2.2"), 400, PACE);
         assert!((200..=360).contains(&got), "30% loss: {got} of 400 arrived");
-        let got = datagrams(net, "e", ("f", "10.0.3.2"), 100);
+        let got = datagrams(net, "e", ("f", "10.0.3.2"), 100, PACE);
         assert_eq!(got, 200, "every datagram twice");
         let r = net.node("g").ping("10.0.4.2").unwrap();
         assert!(r.rtt >= Duration::from_millis(10), "rtt {:?}", r.rtt);

@@ -11,5 +11,6 @@ mod kernel_impairments;
 mod kernel_probe;
 mod nat;
 mod seeds;
+mod support;
 mod teardown;
 mod ui;

@@ -71,13 +71,7 @@ fn s2_an_interface_moves_back_to_the_host(net: &Net) {
         "addresses are dropped on a move"
     );
     // Both ends are in the host now; the old node only has lo.
-    let names: Vec<String> = netns1
-        .interfaces()
-        .unwrap()
-        .into_iter()
-        .filter(|i| !i.is_fallback_tunnel())
-        .map(|i| i.name)
-        .collect();
+    let names = crate::support::own_interfaces(netns1);
     assert_eq!(names, ["lo"]);
 }
 

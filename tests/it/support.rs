@@ -1,0 +1,47 @@
+//! Helpers several test modules share.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use netns_test::{Net, Node};
+
+/// The node's interfaces by name, without the kernel's fallback tunnels (which a
+/// namespace holds once tunnel modules are loaded).
+pub(crate) fn own_interfaces(node: &Node) -> Vec<String> {
+    node.interfaces()
+        .unwrap()
+        .into_iter()
+        .filter(|i| !i.is_fallback_tunnel())
+        .map(|i| i.name)
+        .collect()
+}
+
+/// Sends `count` UDP datagrams from node `from` to `to` (node, address), one every
+/// `pace`, reading them as they come (so that the receiving socket's buffer never
+/// overflows: only a configured loss should count), and returns how many arrived.
+pub(crate) fn datagrams(
+    net: &Net,
+    from: &str,
+    to: (&str, &'static str),
+    count: usize,
+    pace: Duration,
+) -> usize {
+    let rx = net.node(to.0).run(|| UdpSocket::bind((to.1, 0))).unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let dest = rx.local_addr().unwrap();
+    let tx = net.node(from).run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        let mut buf = [0u8; 16];
+        while rx.recv(&mut buf).is_ok() {
+            got += 1;
+        }
+        got
+    });
+    for i in 0..count {
+        tx.send_to(&(i as u32).to_be_bytes(), dest).unwrap();
+        std::thread::sleep(pace);
+    }
+    reader.join().unwrap()
+}
