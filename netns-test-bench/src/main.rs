@@ -25,6 +25,29 @@ use crate::stats::{Row, Table};
 
 /// The variable the runtime sets in a test's child (the runner's `CHILD_ENV`).
 const CHILD_ENV: &str = "__NETNS_TEST_CHILD";
+/// The variable the runtime sets in its fork server (`forkserver::SERVER_ENV`).
+const SERVER_ENV: &str = "__NETNS_TEST_FORK_SERVER";
+
+/// Registers scenario `$name` the way `#[netns_test]` registers a test, so that the
+/// fork server can run it.
+macro_rules! scenario {
+    ($entry:ident, $name:literal) => {
+        fn $entry() {
+            run_test(&spec_for($name), body_for($name));
+        }
+        netns_test::__private::inventory::submit! {
+            netns_test::__private::Registered {
+                module_path: "bench::scenario",
+                name: $name,
+                run: $entry,
+            }
+        }
+    };
+}
+scenario!(pair_entry, "pair");
+scenario!(pairping_entry, "pairping");
+scenario!(chain100_entry, "chain100");
+scenario!(chain1000_entry, "chain1000");
 
 /// A scenario the child can rebuild from its name alone.
 fn topology_for(name: &str) -> Option<String> {
@@ -100,8 +123,8 @@ fn self_rss_kib() -> u64 {
 }
 
 fn main() {
-    if let Ok(name) = std::env::var(CHILD_ENV) {
-        // The isolated child of one scenario run.
+    if let Ok(name) = std::env::var(CHILD_ENV).or_else(|_| std::env::var(SERVER_ENV)) {
+        // The isolated child of one scenario run, or the fork server.
         let Some(local) = name.strip_prefix("scenario::") else {
             std::process::exit(2)
         };
@@ -111,10 +134,11 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().collect();
     if let Some(pos) = args.iter().position(|a| a == "--only") {
-        // Profiling aid: one scenario, a few runs, each printed.
+        // Profiling aid: one scenario (`--only NAME [RUNS]`), each run printed.
         let name = args.get(pos + 1).map_or("pair", String::as_str);
         let spec = spec_for(Box::leak(name.to_owned().into_boxed_str()));
-        for _ in 0..3 {
+        let count = args.get(pos + 2).and_then(|c| c.parse().ok()).unwrap_or(8);
+        for _ in 0..count {
             println!("{name}: {:.2} ms", one(&spec).as_secs_f64() * 1e3);
         }
         return;
@@ -129,13 +153,26 @@ fn main() {
     let mut table = Table::default();
 
     let pair = spec_for("pair");
+    let ping = spec_for("pairping");
+    // Re-executing the test binary per test is what the fork server saves; nextest's
+    // process-per-test mode (and NETNS_TEST_FORK_SERVER=0) still works that way.
+    let (ours_exec, ours_ping_exec) =
+        without_fork_server(|| (repeat(&pair, n_pair), repeat(&ping, n_pair)));
     let ours = repeat(&pair, n_pair);
     table.push(Row::new(
         "two nodes, one veth: netns-test (whole test)",
         &ours,
     ));
-    let ours_ping = repeat(&spec_for("pairping"), n_pair);
+    table.push(Row::new(
+        "  the same, re-executed child (nextest, fork server off)",
+        &ours_exec,
+    ));
+    let ours_ping = repeat(&ping, n_pair);
     table.push(Row::new("S1 with a ping each way: netns-test", &ours_ping));
+    table.push(Row::new(
+        "  the same, re-executed child (nextest, fork server off)",
+        &ours_ping_exec,
+    ));
     if root {
         let shell = shell::repeat_pair_shell(n_pair.min(50));
         table.push(Row::new(
@@ -143,6 +180,11 @@ fn main() {
             &shell,
         ));
         table.ratio("shell way / netns-test, build only", &shell, &ours);
+        table.ratio(
+            "shell way / netns-test re-executed, build only",
+            &shell,
+            &ours_exec,
+        );
         let shell_ping = shell::repeat_pair_shell_ping(n_pair.min(50));
         table.push(Row::new(
             "S1 with a ping each way: shell way (ip netns, ping)",
@@ -152,6 +194,11 @@ fn main() {
             "shell way / netns-test, S1 walk-through",
             &shell_ping,
             &ours_ping,
+        );
+        table.ratio(
+            "shell way / netns-test re-executed, S1 walk-through",
+            &shell_ping,
+            &ours_ping_exec,
         );
         let documents = shell::repeat_pair_documents(n_pair.min(50));
         table.push(Row::new(
@@ -210,6 +257,14 @@ fn main() {
         rss_after
     ));
     table.print();
+}
+
+/// Runs `f` with the fork server switched off: every test re-executes this binary.
+fn without_fork_server<T>(f: impl FnOnce() -> T) -> T {
+    netns_test::__private::set_fork_server(false);
+    let out = f();
+    netns_test::__private::set_fork_server(true);
+    out
 }
 
 fn nix_is_root() -> bool {

@@ -13,6 +13,11 @@
 //!         ),
 //!     );
 //! }
+//! #[user's cfg attributes]
+//! #[cfg(test)]
+//! ::netns_test::__private::inventory::submit! {   // for the fork server
+//!     ::netns_test::__private::Registered { module_path, name, run: NAME }
+//! }
 //! ```
 
 use proc_macro2::{Span, TokenStream};
@@ -121,6 +126,8 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
         attrs.iter().any(|a| a.path().is_ident("should_panic")),
     );
 
+    let cfgs = attrs.iter().filter(|a| a.path().is_ident("cfg"));
+
     // User attributes come first and the test attribute last, as in tokio-macros: a
     // `#[cfg]`/`#[cfg_attr]` then applies before the test harness sees the function,
     // and attribute macros further down see the test attribute.
@@ -140,6 +147,18 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
                 &#options,
                 |__netns_test_net: &::netns_test::Net| #outcome,
             );
+        }
+
+        // The fork server finds the test by its name here. `#[test]` functions exist
+        // only in test builds, and under the user's `cfg`s.
+        #(#cfgs)*
+        #[cfg(test)]
+        ::netns_test::__private::inventory::submit! {
+            ::netns_test::__private::Registered {
+                module_path: ::core::module_path!(),
+                name: #name_text,
+                run: #name,
+            }
         }
     }
 }

@@ -3,6 +3,28 @@
 
 use crate::Net;
 
+pub use inventory;
+
+/// A `#[netns_test]` function, registered by the expansion so that the fork server
+/// can run any test of the binary by its name (see `crate::forkserver`).
+#[derive(Debug)]
+pub struct Registered {
+    /// `module_path!()` at the test function.
+    pub module_path: &'static str,
+    /// The test function's name.
+    pub name: &'static str,
+    /// The test function itself.
+    pub run: fn(),
+}
+
+inventory::collect!(Registered);
+
+/// Turns the fork server off (`false`) or back on for the tests this process starts
+/// from now on, overriding `NETNS_TEST_FORK_SERVER` (the benchmark compares both ways).
+pub fn set_fork_server(on: bool) {
+    crate::forkserver::set_enabled(on);
+}
+
 /// What the macro knows about one test, fixed at compile time.
 #[derive(Debug)]
 pub struct TestSpec {

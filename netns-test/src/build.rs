@@ -37,7 +37,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
@@ -127,7 +127,13 @@ fn uses_v6(topo: &Topology) -> bool {
 
 /// Creates the namespace of one node on the calling thread, which stays in it.
 fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
-    let netns = ns::new_netns_here().map_err(|e| {
+    // One the fork server's child made before the test was known, if any is left.
+    let spare = ns::forkserver::take_spare_netns().and_then(|fd| {
+        ns::setns_net(std::os::fd::AsFd::as_fd(&fd))
+            .ok()
+            .map(|()| fd)
+    });
+    let netns = spare.map_or_else(ns::new_netns_here, Ok).map_err(|e| {
         let what = if e.raw_os_error() == Some(libc::ENOSPC) {
             let limit = std::fs::read_to_string("/proc/sys/user/max_net_namespaces")
                 .map(|v| v.trim().to_owned())
@@ -160,38 +166,48 @@ fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
 const NODES_PER_THREAD: usize = 16;
 
 /// Creates every node's namespace. The calling thread must stand in the test's root
-/// namespace, which becomes `host`, and never leaves it: the other namespaces are
-/// created on helper threads (several for large topologies: namespace creation is
-/// largely parallel in the kernel), each of which ends standing in its last one.
+/// namespace, which becomes `host`, and ends there. Small topologies are made on the
+/// calling thread (it goes back to `host` afterwards: a thread costs more than the
+/// namespaces); large ones on helper threads, since namespace creation is largely
+/// parallel in the kernel.
 fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
     let v6 = uses_v6(topo);
     let others: Vec<&NodeSpec> = topo.nodes.iter().filter(|n| n.name != HOST).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(others.len().div_ceil(NODES_PER_THREAD))
-        .max(1);
-    let chunk = others.len().div_ceil(threads).max(1);
-    let mut created: Vec<Result<BuiltNode>> = Vec::with_capacity(others.len());
-    std::thread::scope(|s| {
-        let handles: Vec<_> = others
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|spec| make_namespace(spec, v6))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            match h.join() {
-                Ok(v) => created.extend(v),
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        }
-    });
     let host_netns = ns::current_netns()
         .map_err(|e| Error::io(Some(HOST), "opening /proc/thread-self/ns/net", e))?;
+    let threads = if others.len() <= NODES_PER_THREAD {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(others.len().div_ceil(NODES_PER_THREAD))
+    };
+    let mut created: Vec<Result<BuiltNode>> = Vec::with_capacity(others.len());
+    if threads == 1 {
+        created.extend(others.iter().map(|spec| make_namespace(spec, v6)));
+        ns::setns_net(host_netns.as_fd())
+            .map_err(|e| Error::io(Some(HOST), "returning to the host namespace", e))?;
+    } else {
+        let chunk = others.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = others
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|spec| make_namespace(spec, v6))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.join() {
+                    Ok(v) => created.extend(v),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+        });
+    }
     if let Some(spec) = topo.node(HOST) {
         write_sysctls(spec, v6)?;
     }

@@ -24,6 +24,7 @@ mod emulate;
 mod error;
 mod fallback;
 mod faults;
+mod forkserver;
 mod hosts;
 mod icmp;
 mod nat;

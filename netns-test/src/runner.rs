@@ -28,23 +28,29 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::__private::{Outcome, TestOptions, TestSpec};
 use crate::capture::{self, CapturePolicy, Settings};
+use netns_test_topology::HOST;
+
 use crate::error::Error;
+use crate::forkserver::{self, Launch};
 use crate::net::{CHILD_ENV, Net};
 use crate::ns::{self, spawn};
 use crate::userns;
 
 /// The name libtest knows the test by: its module path without the crate, then the
 /// function name.
-pub(crate) fn libtest_name(spec: &TestSpec) -> String {
-    match spec.module_path.split_once("::") {
-        Some((_, rest)) => format!("{rest}::{}", spec.name),
-        None => spec.name.to_owned(),
+pub(crate) fn libtest_name(module_path: &str, name: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_, rest)) => format!("{rest}::{name}"),
+        None => name.to_owned(),
     }
 }
 
 /// Entry point from the generated test function.
 pub(crate) fn run(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outcome) {
-    let name = libtest_name(spec);
+    let name = libtest_name(spec.module_path, spec.name);
+    if let Some(listener) = ns::forkserver::listener_if_server(&name) {
+        ns::forkserver::serve(listener, forkserver::pool_size())
+    }
     let is_child = std::env::var_os(CHILD_ENV).is_some_and(|v| v == name.as_str())
         && ns::fd_is_open(spawn::VERDICT_FD);
     if is_child {
@@ -100,7 +106,10 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
 
     crate::standalone::mark_isolated();
     let setup = || -> Result<Net, Error> {
-        Net::build(netns_test_topology::parse(spec.topology, spec.origin)?)
+        let topology = netns_test_topology::parse(spec.topology, spec.origin)?;
+        let others = topology.nodes.iter().filter(|n| n.name != HOST).count();
+        ns::forkserver::report_nodes(others);
+        Net::build(topology)
     };
     let message = match setup() {
         Err(e) => format!("{SETUP}\n{}", error_chain(&e).join("\0")),
@@ -204,51 +213,53 @@ fn parent(name: &str, settings: &Settings) {
     // Held here until the child has ended: its end-of-file tells the child that the
     // runner is gone (see `spawn::watch_lifeline`).
     let (life_r, life_w) = pipe();
-    let mut cmd = Command::new(&exe);
-    cmd.args([
-        name,
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-        "--include-ignored",
-        "-q",
-    ])
-    .env(CHILD_ENV, name)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    spawn::isolate(
-        &mut cmd,
-        spawn::ChildFds {
-            verdict: verdict_w.as_fd(),
-            stdout: out_w.as_fd(),
-            stderr: err_w.as_fd(),
-            lifeline: life_r.as_fd(),
-        },
-    );
-    let spawned = cmd.spawn();
-    drop((verdict_w, out_w, err_w, life_r));
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            let mut stage = [0u8; 1];
-            let n = std::fs::File::from(verdict_r).read(&mut stage).unwrap_or(0);
-            let stage = (n == 1)
-                .then(|| spawn::Stage::from_byte(stage[0]))
-                .flatten();
-            let cause = userns::diagnose(&userns::ProcFacts::read(), stage, &e);
-            fail(Error::UserNamespaces { cause, source: e }.to_string())
-        }
+    let fds = [
+        verdict_w.as_fd(),
+        out_w.as_fd(),
+        err_w.as_fd(),
+        life_r.as_fd(),
+    ];
+    let refused = |stage: Option<spawn::Stage>, e: std::io::Error| -> ! {
+        let cause = userns::diagnose(&userns::ProcFacts::read(), stage, &e);
+        fail(Error::UserNamespaces { cause, source: e }.to_string())
     };
+    let launching = Instant::now();
+    let mut child = match forkserver::launch(name, fds) {
+        Launch::Started(c) => Child::Forked(c),
+        Launch::Refused(stage, e) => refused(Some(stage), e),
+        Launch::Unavailable => match spawn_reexecuted(&exe, name, fds) {
+            Ok(c) => Child::Exec(c),
+            Err(e) => {
+                drop((verdict_w, out_w, err_w, life_r));
+                let mut stage = [0u8; 1];
+                let n = std::fs::File::from(verdict_r).read(&mut stage).unwrap_or(0);
+                let stage = (n == 1)
+                    .then(|| spawn::Stage::from_byte(stage[0]))
+                    .flatten();
+                refused(stage, e)
+            }
+        },
+    };
+    drop((verdict_w, out_w, err_w, life_r));
+    let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
+    if timing {
+        let how = match child {
+            Child::Exec(_) => "re-executed",
+            Child::Forked(_) => "from the fork server",
+        };
+        eprintln!(
+            "netns-test timing: child started {how} in {:.2} ms",
+            launching.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let mut session = capture::Session::new(settings, &exe, name);
     let deadline = settings.timeout.map(|t| Instant::now() + t);
     let (verdict, timed_out) = relay(verdict_r, out_r, err_r, &mut session, deadline, || {
-        let _ = child.kill();
+        child.kill();
     });
     let verdict_at = Instant::now();
     let status = child.wait();
     drop(life_w);
-    let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
     if timing {
         eprintln!(
             "netns-test timing: child reaped {:.2} ms after its verdict",
@@ -347,6 +358,63 @@ fn parent(name: &str, settings: &Settings) {
             harness_failure(settings, with_forensics(msg))
         }
     }
+}
+
+/// A test's isolated child, however it was started.
+enum Child {
+    /// The test binary, re-executed.
+    Exec(std::process::Child),
+    /// A child of the fork server.
+    Forked(forkserver::Child),
+}
+
+impl Child {
+    fn kill(&mut self) {
+        let _ = match self {
+            Child::Exec(c) => c.kill(),
+            Child::Forked(c) => c.kill(),
+        };
+    }
+
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self {
+            Child::Exec(c) => c.wait(),
+            Child::Forked(c) => c.wait(),
+        }
+    }
+}
+
+/// Starts the test binary again, filtered to `name`, as the test's isolated child
+/// with `fds` (verdict, stdout, stderr, lifeline) on descriptors 3 to 6.
+fn spawn_reexecuted(
+    exe: &std::path::Path,
+    name: &str,
+    fds: [std::os::fd::BorrowedFd<'_>; 4],
+) -> std::io::Result<std::process::Child> {
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        name,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+        "-q",
+    ])
+    .env(CHILD_ENV, name)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let [verdict, stdout, stderr, lifeline] = fds;
+    spawn::isolate(
+        &mut cmd,
+        spawn::ChildFds {
+            verdict,
+            stdout,
+            stderr,
+            lifeline,
+        },
+    );
+    cmd.spawn()
 }
 
 /// Fails the test for a reason that is not the body's own panic (timeout, set-up error,
@@ -493,11 +561,10 @@ mod tests {
             topology: "",
             origin: "",
         };
-        assert_eq!(libtest_name(&spec), "seeds::s1::pings");
-        let top = TestSpec {
-            module_path: "s1",
-            ..spec
-        };
-        assert_eq!(libtest_name(&top), "pings");
+        assert_eq!(
+            libtest_name(spec.module_path, spec.name),
+            "seeds::s1::pings"
+        );
+        assert_eq!(libtest_name("s1", spec.name), "pings");
     }
 }

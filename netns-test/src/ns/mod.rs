@@ -3,6 +3,7 @@
 //! Architecture Invariant: no `unsafe` outside `ns`; each block carries a `// SAFETY:`
 //! comment. Everything else in the crate calls the safe wrappers here.
 
+pub(crate) mod forkserver;
 pub(crate) mod node_env;
 pub(crate) mod packet;
 pub(crate) mod spawn;

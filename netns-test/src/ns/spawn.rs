@@ -67,16 +67,7 @@ pub(crate) struct ChildFds<'a> {
 /// namespace and waits for the namespace's PID 1, exiting the way it did; `Child::wait`
 /// on the returned child therefore reports the test child's own end.
 pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
-    let uid = nix::unistd::geteuid().as_raw();
-    let gid = nix::unistd::getegid().as_raw();
-    let uid_map = format!("0 {uid} 1\n").into_bytes();
-    let gid_map = format!("0 {gid} 1\n").into_bytes();
-    let paths = [
-        c"/proc/self/setgroups",
-        c"/proc/self/uid_map",
-        c"/proc/self/gid_map",
-    ];
-    let root = CString::from(c"/");
+    let maps = IdMaps::of_caller();
     let (verdict, out, err, life) = (
         fds.verdict.as_raw_fd(),
         fds.stdout.as_raw_fd(),
@@ -88,74 +79,23 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
     let hook = move || -> io::Result<()> {
         // Die with the runner from the first instruction on; if it is already gone,
         // stop here (PR_SET_PDEATHSIG only covers deaths after the call).
-        // SAFETY: prctl with integer arguments; getppid has no arguments.
-        unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            if libc::getppid() != runner {
-                libc::_exit(137);
-            }
-        }
-        let fail = |stage: Stage| -> io::Error {
-            let e = io::Error::last_os_error();
+        die_with_parent(runner);
+        // SAFETY: between fork and exec in the single-threaded child.
+        let fail = |stage: Stage, e: io::Error| -> io::Error {
             let b = [stage as u8];
             // SAFETY: write(2) from a buffer on our stack to a descriptor we inherited.
             unsafe { libc::write(verdict, b.as_ptr().cast(), 1) };
             e
         };
-        // SAFETY: unshare takes flags only.
-        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
-            return Err(fail(Stage::UnshareUser));
-        }
-        let writes: [(&std::ffi::CStr, &[u8]); 3] = [
-            (paths[0], b"deny"),
-            (paths[1], &uid_map),
-            (paths[2], &gid_map),
-        ];
-        for (path, data) in writes {
-            // SAFETY: open/write/close with a NUL-terminated path and a buffer prepared
-            // before the fork; all three are async-signal-safe.
-            let ok = unsafe {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    false
-                } else {
-                    let n = libc::write(fd, data.as_ptr().cast(), data.len());
-                    libc::close(fd);
-                    n == data.len() as isize
-                }
-            };
-            if !ok {
-                return Err(fail(Stage::IdMap));
-            }
-        }
-        let flags = libc::CLONE_NEWNET
-            | libc::CLONE_NEWNS
-            | libc::CLONE_NEWPID
-            | libc::CLONE_NEWUTS
-            | libc::CLONE_NEWIPC;
-        // SAFETY: unshare takes flags only.
-        if unsafe { libc::unshare(flags) } != 0 {
-            return Err(fail(Stage::UnshareOthers));
-        }
-        // SAFETY: mount(2) with a NUL-terminated target and null pointers for the
-        // unused arguments, as the man page allows for a propagation change.
-        let rc = unsafe {
-            libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            )
-        };
-        if rc != 0 {
-            return Err(fail(Stage::MountPrivate));
+        // SAFETY: between fork and exec in the single-threaded child.
+        if let Err((stage, errno)) = unsafe { enter_new_namespaces(&maps) } {
+            return Err(fail(stage, io::Error::from_raw_os_error(errno)));
         }
         // SAFETY: fork in the single-threaded child; both sides only make
         // async-signal-safe calls until the exec.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
-            return Err(fail(Stage::Fork));
+            return Err(fail(Stage::Fork, io::Error::last_os_error()));
         }
         if pid > 0 {
             // SAFETY: this branch only calls async-signal-safe functions and never
@@ -167,26 +107,7 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
 
-        // Park the four descriptors on high numbers first so that moving them to 3 to 6
-        // cannot overwrite one another.
-        let mut parked = [0; 4];
-        for (slot, from) in parked.iter_mut().zip([verdict, out, err, life]) {
-            // SAFETY: fcntl on a descriptor we inherited.
-            *slot = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 100) };
-            if *slot < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        for (high, to) in parked
-            .into_iter()
-            .zip([VERDICT_FD, STDOUT_FD, STDERR_FD, LIFELINE_FD])
-        {
-            // SAFETY: dup2 onto a fixed descriptor number; the new descriptor is not
-            // close-on-exec, so the test child inherits it.
-            if unsafe { libc::dup2(high, to) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        place_child_fds([verdict, out, err, life])?;
         // PID 1 stays behind as the namespace's init; the test child is its child, an
         // ordinary process (init ignores its own SIGABRT, so `abort()` would spin).
         // SAFETY: single-threaded child between fork and exec; see `split_init`.
@@ -196,6 +117,153 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
     // SAFETY: the hook only performs async-signal-safe calls (see above) and allocates
     // nothing.
     unsafe { cmd.pre_exec(hook) };
+}
+
+/// Sets up `cmd` (the fork server) to die with the calling thread and to find `fd` on
+/// descriptor `target`.
+pub(crate) fn serve_on(cmd: &mut Command, fd: BorrowedFd<'_>, target: RawFd) {
+    let fd = fd.as_raw_fd();
+    let runner = nix::unistd::getpid().as_raw();
+    let hook = move || -> io::Result<()> {
+        die_with_parent(runner);
+        // SAFETY: dup2/fcntl on descriptors of this forked child; dup2 onto itself
+        // keeps close-on-exec, so it is cleared explicitly.
+        unsafe {
+            if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+            } else if libc::dup2(fd, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only performs async-signal-safe calls and allocates nothing.
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// Moves `fds` (verdict, stdout, stderr, lifeline) onto [`VERDICT_FD`] ...
+/// [`LIFELINE_FD`], not close-on-exec. Async-signal-safe.
+pub(crate) fn place_child_fds(fds: [RawFd; 4]) -> io::Result<()> {
+    // Park the four descriptors on high numbers first so that moving them to 3 to 6
+    // cannot overwrite one another.
+    let mut parked = [0; 4];
+    for (slot, from) in parked.iter_mut().zip(fds) {
+        // SAFETY: fcntl on a descriptor the caller owns.
+        *slot = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 100) };
+        if *slot < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    for (high, to) in parked
+        .into_iter()
+        .zip([VERDICT_FD, STDOUT_FD, STDERR_FD, LIFELINE_FD])
+    {
+        // SAFETY: dup2 onto a fixed descriptor number; the new descriptor is not
+        // close-on-exec, so the test child inherits it.
+        if unsafe { libc::dup2(high, to) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: closing the parked copy, which only this function knows.
+        unsafe { libc::close(high) };
+    }
+    Ok(())
+}
+
+/// The id maps of a new user namespace (the caller's uid and gid mapped to 0),
+/// prepared before a fork so that the child only writes bytes.
+pub(crate) struct IdMaps {
+    uid_map: Vec<u8>,
+    gid_map: Vec<u8>,
+}
+
+impl IdMaps {
+    /// Maps for the calling process's effective uid and gid.
+    pub(crate) fn of_caller() -> IdMaps {
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        IdMaps {
+            uid_map: format!("0 {uid} 1\n").into_bytes(),
+            gid_map: format!("0 {gid} 1\n").into_bytes(),
+        }
+    }
+}
+
+/// Asks for SIGKILL when the parent thread ends and, if the parent (`parent` is its
+/// pid) is already gone, ends the process now: `PR_SET_PDEATHSIG` only covers deaths
+/// after the call. Async-signal-safe.
+pub(crate) fn die_with_parent(parent: libc::pid_t) {
+    // SAFETY: prctl with integer arguments; getppid and _exit take none we own.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != parent {
+            libc::_exit(137);
+        }
+    }
+}
+
+/// Moves the calling process into new user (with `maps`), network, mount (with `/`
+/// made private), PID, UTS and IPC namespaces; the PID namespace applies to children
+/// forked afterwards. On failure, the step and its errno.
+///
+/// # Safety
+/// The process must be single-threaded. Only async-signal-safe calls are made and
+/// nothing is allocated, so it may run between fork and exec.
+pub(crate) unsafe fn enter_new_namespaces(maps: &IdMaps) -> Result<(), (Stage, i32)> {
+    fn errno() -> i32 {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    }
+    // SAFETY: unshare takes flags only.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err((Stage::UnshareUser, errno()));
+    }
+    let writes: [(&std::ffi::CStr, &[u8]); 3] = [
+        (c"/proc/self/setgroups", b"deny"),
+        (c"/proc/self/uid_map", &maps.uid_map),
+        (c"/proc/self/gid_map", &maps.gid_map),
+    ];
+    for (path, data) in writes {
+        // SAFETY: open/write/close with a NUL-terminated path and a buffer prepared
+        // before the fork; all three are async-signal-safe.
+        let ok = unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                false
+            } else {
+                let n = libc::write(fd, data.as_ptr().cast(), data.len());
+                libc::close(fd);
+                n == data.len() as isize
+            }
+        };
+        if !ok {
+            return Err((Stage::IdMap, errno()));
+        }
+    }
+    let flags = libc::CLONE_NEWNET
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC;
+    // SAFETY: unshare takes flags only.
+    if unsafe { libc::unshare(flags) } != 0 {
+        return Err((Stage::UnshareOthers, errno()));
+    }
+    // SAFETY: mount(2) with a NUL-terminated target and null pointers for the unused
+    // arguments, as the man page allows for a propagation change.
+    let rc = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err((Stage::MountPrivate, errno()));
+    }
+    Ok(())
 }
 
 /// Called in PID 1 of a fresh PID namespace: forks the process that goes on (the call
@@ -208,7 +276,7 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
 ///
 /// # Safety
 /// The process must be single-threaded; in init only async-signal-safe calls are made.
-unsafe fn split_init(keep_stdio: bool) -> io::Result<()> {
+pub(crate) unsafe fn split_init(keep_stdio: bool) -> io::Result<()> {
     // SAFETY: the caller guarantees a single thread.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -271,7 +339,7 @@ unsafe fn exit_like(status: libc::c_int) -> ! {
 ///
 /// # Safety
 /// Must only be called in a freshly forked child, which it never returns from.
-unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
+pub(crate) unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
     // SAFETY: all calls below are async-signal-safe; the process exits at the end.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);

@@ -1,0 +1,396 @@
+//! The fork server: the fast way to start a test's isolated child.
+//!
+//! Re-executing the test binary for every test (see [`crate::runner`]) costs an exec,
+//! the dynamic loader and libtest's start-up, and then the namespaces' creation, all
+//! on the test's clock. Instead, the first test of a process starts one *fork server*:
+//! the test binary again, re-executed once, filtered to that test and recognising
+//! itself by [`SERVER_ENV`]. The server keeps a few children that have already entered
+//! their own namespaces (see [`crate::ns::forkserver`]); a test asks for one over a
+//! Unix socket, hands over its four descriptors, and the child runs the test function
+//! found in the registry that `#[netns_test]` fills ([`crate::__private::Registered`]).
+//! The server makes the next child while the test runs.
+//!
+//! Everything else is as with the re-executed child: the same descriptors on 3 to 6,
+//! the same environment (sent with each request) and working directory, the same
+//! init and intermediate, the same verdict. The runner kills a child through a pidfd
+//! and learns how it ended from the server, which waits for it.
+//!
+//! The server dies with the thread that started it (a thread kept for that alone), and
+//! its children with it. It is not used for tests `#[netns_test]` did not register,
+//! under nextest's process-per-test mode (one test per process gains nothing), or when
+//! `NETNS_TEST_FORK_SERVER=0`; if it cannot start or stops answering, tests fall back
+//! to the re-executed child.
+//!
+//! Protocol, one `SOCK_SEQPACKET` message each:
+//! - runner to server, on a new connection to the server's abstract socket: a
+//!   [`Request`] with the verdict, stdout, stderr and lifeline descriptors attached;
+//! - server to runner: [`Reply::Started`] with a pidfd of the child attached, or
+//!   [`Reply::Failed`] (entering the namespaces failed: the stage and errno), then
+//!   [`Reply::Ended`] with the child's wait status when it has ended.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::socket::{
+    AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, connect, listen, setsockopt,
+    socket, sockopt,
+};
+
+use nix::sys::time::TimeVal;
+
+use crate::__private::Registered;
+use crate::net::CHILD_ENV;
+use crate::ns::packet::{recv_with_fds, send_with_fds};
+use crate::ns::spawn::Stage;
+use crate::ns::{self, forkserver as server};
+
+/// Set in the fork server's environment to the name of the test it was started
+/// through (libtest runs that test, whose function then serves).
+pub(crate) const SERVER_ENV: &str = "__NETNS_TEST_FORK_SERVER";
+
+/// `NETNS_TEST_FORK_SERVER=0` (or `off`, `false`, `no`) turns the fork server off.
+const SWITCH_ENV: &str = "NETNS_TEST_FORK_SERVER";
+
+/// The largest message (a request carries the whole environment).
+pub(crate) const MAX_MESSAGE: usize = 256 * 1024;
+
+/// How long a runner waits for the server to start its child before giving up on the
+/// server (the test then runs in a re-executed child).
+const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The registered test libtest knows as `test`.
+pub(crate) fn registered(test: &str) -> Option<&'static Registered> {
+    inventory::iter::<Registered>
+        .into_iter()
+        .find(|r| crate::runner::libtest_name(r.module_path, r.name) == test)
+}
+
+/// Set by [`set_enabled`]: 0 for the environment's choice, 1 on, 2 off.
+static OVERRIDE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+pub(crate) fn set_enabled(on: bool) {
+    OVERRIDE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Whether tests may go through the fork server (see the module documentation).
+fn enabled() -> bool {
+    match OVERRIDE.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let off =
+        std::env::var(SWITCH_ENV).is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false" | "no"));
+    let per_test = std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|v| v == "process-per-test");
+    !off && !per_test
+}
+
+/// A test to run: which, and the runner's environment and working directory.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub(crate) test: String,
+    pub(crate) cwd: PathBuf,
+    pub(crate) env: Vec<(OsString, OsString)>,
+}
+
+impl Request {
+    /// `Q`, then NUL-terminated: the test, the directory, `KEY=VALUE` entries.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = vec![b'Q'];
+        for part in [OsStr::new(&self.test), self.cwd.as_os_str()] {
+            out.extend_from_slice(part.as_bytes());
+            out.push(0);
+        }
+        for (k, v) in &self.env {
+            out.extend_from_slice(k.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(v.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    pub(crate) fn decode(msg: &[u8]) -> Option<Request> {
+        let rest = msg.strip_prefix(b"Q")?.strip_suffix(&[0])?;
+        let mut parts = rest.split(|b| *b == 0);
+        let test = String::from_utf8(parts.next()?.to_vec()).ok()?;
+        let cwd = PathBuf::from(OsString::from_vec(parts.next()?.to_vec()));
+        let env = parts
+            .map(|kv| {
+                let eq = kv.iter().position(|b| *b == b'=')?;
+                Some((
+                    OsString::from_vec(kv[..eq].to_vec()),
+                    OsString::from_vec(kv[eq + 1..].to_vec()),
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Request { test, cwd, env })
+    }
+}
+
+/// What the server tells a runner.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// The child (its intermediate's pid; a pidfd travels with it) has the test.
+    Started(libc::pid_t),
+    /// Entering the namespaces failed at this stage, with this errno.
+    Failed(Stage, i32),
+    /// The child ended with this wait status.
+    Ended(libc::c_int),
+}
+
+impl Reply {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let (tag, stage, n) = match *self {
+            Reply::Started(pid) => (b'P', None, pid),
+            Reply::Failed(stage, errno) => (b'E', Some(stage as u8), errno),
+            Reply::Ended(status) => (b'S', None, status),
+        };
+        let mut out = vec![tag];
+        out.extend(stage);
+        out.extend_from_slice(&n.to_le_bytes());
+        out
+    }
+
+    pub(crate) fn decode(msg: &[u8]) -> Option<Reply> {
+        let int = |b: &[u8]| Some(i32::from_le_bytes(b.try_into().ok()?));
+        match msg.split_first()? {
+            (b'P', rest) => Some(Reply::Started(int(rest)?)),
+            (b'S', rest) => Some(Reply::Ended(int(rest)?)),
+            (b'E', rest) => {
+                let (stage, errno) = rest.split_first()?;
+                Some(Reply::Failed(Stage::from_byte(*stage)?, int(errno)?))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The server of this process, once started.
+struct Server {
+    addr: UnixAddr,
+}
+
+static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+/// Set when the server has ended or stopped answering: tests no longer use it.
+static GONE: AtomicBool = AtomicBool::new(false);
+
+/// How a launch through the server went.
+pub(crate) enum Launch {
+    /// The test runs in a child of the server.
+    Started(Child),
+    /// The child could not enter its namespaces: the stage and the error.
+    Refused(Stage, io::Error),
+    /// No server for this test: start a re-executed child instead.
+    Unavailable,
+}
+
+/// Starts `test` in a child of the fork server, with `fds` (verdict, stdout, stderr,
+/// lifeline) as its descriptors 3 to 6.
+pub(crate) fn launch(test: &str, fds: [BorrowedFd<'_>; 4]) -> Launch {
+    if !enabled() || GONE.load(Ordering::Relaxed) || registered(test).is_none() {
+        return Launch::Unavailable;
+    }
+    let Some(server) = SERVER.get_or_init(|| start(test)) else {
+        return Launch::Unavailable;
+    };
+    match server.request(test, fds) {
+        Ok(launch) => launch,
+        Err(_) => {
+            GONE.store(true, Ordering::Relaxed);
+            Launch::Unavailable
+        }
+    }
+}
+
+impl Server {
+    fn request(&self, test: &str, fds: [BorrowedFd<'_>; 4]) -> io::Result<Launch> {
+        let conn = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        connect(std::os::fd::AsRawFd::as_raw_fd(&conn), &self.addr)?;
+        let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| k != CHILD_ENV)
+            .collect();
+        env.push((CHILD_ENV.into(), test.into()));
+        let req = Request {
+            test: test.to_owned(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            env,
+        };
+        send_with_fds(conn.as_fd(), &req.encode(), &fds)?;
+        setsockopt(
+            &conn,
+            sockopt::ReceiveTimeout,
+            &TimeVal::new(START_TIMEOUT.as_secs() as _, 0),
+        )?;
+        let mut buf = [0u8; 16];
+        let (n, mut got) = recv_with_fds(conn.as_fd(), &mut buf)?;
+        setsockopt(&conn, sockopt::ReceiveTimeout, &TimeVal::new(0, 0))?;
+        match Reply::decode(&buf[..n]) {
+            Some(Reply::Started(pid)) if got.len() == 1 => Ok(Launch::Started(Child {
+                pid,
+                pidfd: got.remove(0),
+                conn,
+            })),
+            Some(Reply::Failed(stage, errno)) => {
+                Ok(Launch::Refused(stage, io::Error::from_raw_os_error(errno)))
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the fork server did not start the test",
+            )),
+        }
+    }
+}
+
+/// Starts the server on a thread kept for it: the server dies with that thread
+/// (`PR_SET_PDEATHSIG` is per thread), which lives as long as the server does.
+fn start(test: &str) -> Option<Server> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let test = test.to_owned();
+    std::thread::Builder::new()
+        .name("netns-test-fork-server".into())
+        .spawn(move || {
+            // Only what this thread opens goes to the server.
+            ns::private_fd_table();
+            match spawn_server(&test) {
+                Ok((addr, mut child)) => {
+                    let _ = tx.send(Some(addr));
+                    let _ = child.wait();
+                    GONE.store(true, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    let _ = tx.send(None);
+                }
+            }
+        })
+        .ok()?;
+    rx.recv().ok().flatten().map(|addr| Server { addr })
+}
+
+fn spawn_server(test: &str) -> io::Result<(UnixAddr, std::process::Child)> {
+    use std::sync::atomic::AtomicU64;
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    let listener = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!(
+        "netns-test-fork-server-{}-{nanos}-{}",
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    );
+    let addr = UnixAddr::new_abstract(name.as_bytes())?;
+    bind(std::os::fd::AsRawFd::as_raw_fd(&listener), &addr)?;
+    listen(&listener, Backlog::new(128).unwrap_or(Backlog::MAXCONN))?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        test,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+        "-q",
+    ])
+    .env(SERVER_ENV, test)
+    .env_remove(CHILD_ENV)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    ns::spawn::serve_on(&mut cmd, listener.as_fd(), server::LISTEN_FD);
+    let child = cmd.spawn()?;
+    Ok((addr, child))
+}
+
+/// A test's child started by the server.
+pub(crate) struct Child {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    conn: OwnedFd,
+}
+
+impl Child {
+    /// Kills the child (its intermediate; the namespace's processes die with it).
+    pub(crate) fn kill(&self) -> io::Result<()> {
+        server::kill(self.pidfd.as_fd())
+    }
+
+    /// Waits until the server reports how the child ended.
+    pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
+        let mut buf = [0u8; 16];
+        loop {
+            let (n, _) = recv_with_fds(self.conn.as_fd(), &mut buf)?;
+            match Reply::decode(&buf[..n]) {
+                Some(Reply::Ended(status)) => return Ok(ExitStatus::from_raw(status)),
+                _ if n == 0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the fork server ended before reporting how the test's process \
+                             (pid {}) ended",
+                            self.pid
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The pool size of warm children the server keeps: enough for libtest's threads on
+/// small machines, a few at most.
+pub(crate) fn pool_size() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let req = Request {
+            test: "seeds::s1::pings".into(),
+            cwd: PathBuf::from("/work/x y"),
+            env: vec![
+                ("A".into(), "1=2".into()),
+                ("EMPTY".into(), "".into()),
+                (OsString::from_vec(b"K\xff".to_vec()), "v".into()),
+            ],
+        };
+        assert_eq!(Request::decode(&req.encode()), Some(req));
+        assert_eq!(Request::decode(b"Qname\0"), None, "no directory");
+        assert_eq!(Request::decode(b"X"), None);
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        for r in [
+            Reply::Started(4242),
+            Reply::Failed(Stage::IdMap, libc::EPERM),
+            Reply::Ended(0x0900),
+        ] {
+            assert_eq!(Reply::decode(&r.encode()), Some(r));
+        }
+        assert_eq!(Reply::decode(b"P12"), None, "short");
+        assert_eq!(Reply::decode(b""), None);
+    }
+}

@@ -1,0 +1,509 @@
+//! The fork server's process side: forking pre-isolated children ahead of demand and
+//! handing each a test (see [`crate::forkserver`] for the design and the protocol).
+//!
+//! The server is the test binary, started once per test process and sitting in a
+//! libtest test function. It keeps a small pool of *warm* children. A warm child has
+//! already done what `spawn::isolate` does for the re-executed child: it entered new
+//! user, network, mount, PID, UTS and IPC namespaces and split off the namespace's
+//! init, and now waits on its control socket. A request (test name, working directory,
+//! environment, and the runner's four descriptors) goes to a warm child, which turns
+//! into the test child right there, without an exec: it finds the test's function in
+//! the registry and calls it, on a thread named like libtest's.
+//!
+//! Forking from the server is sound for arbitrary code in the child: the server's only
+//! other thread is libtest's main thread, which is blocked waiting for the test to end
+//! and holds no lock; glibc's allocator is fork-safe. The intermediate of every child
+//! stays the server's child, so the server waits for it, through a pidfd, and reports
+//! its wait status to the runner.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, accept4, getsockopt, socketpair, sockopt,
+};
+
+use super::packet::{recv_with_fds, send_with_fds};
+use super::spawn::{self, IdMaps, Stage};
+use crate::forkserver::{self, Reply, Request};
+
+/// The descriptor the server finds its listening socket on.
+pub(crate) const LISTEN_FD: RawFd = 3;
+
+/// Returns the listening socket on [`LISTEN_FD`] if this process was started as a
+/// fork server (the variable names the test it was started through).
+pub(crate) fn listener_if_server(test: &str) -> Option<OwnedFd> {
+    let named = std::env::var_os(forkserver::SERVER_ENV).is_some_and(|v| v == test);
+    if !named || !super::fd_is_open(LISTEN_FD) {
+        return None;
+    }
+    // SAFETY: F_GETFD only queries; the check above shows the number is open.
+    let listening = unsafe {
+        let fd = BorrowedFd::borrow_raw(LISTEN_FD);
+        getsockopt(&fd, sockopt::AcceptConn).unwrap_or(false)
+    };
+    listening.then(|| super::adopt_inherited_fd(LISTEN_FD).ok())?
+}
+
+/// A child that is (or is becoming) ready to take a test.
+struct Warm {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    ctl: OwnedFd,
+    ready: bool,
+}
+
+/// A request waiting for a ready child.
+struct Pending {
+    conn: OwnedFd,
+    msg: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+/// A child running a test: its end is reported on `conn`; until it closes `ctl`, it
+/// may tell how many namespaces its topology needed (see [`report_nodes`]).
+struct Running {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    conn: OwnedFd,
+    ctl: Option<OwnedFd>,
+}
+
+/// The most spare namespaces a warm child makes ahead of its test.
+const MAX_SPARES: usize = 8;
+
+/// Serves requests on `listener` until the runner goes away (the server dies with the
+/// thread that started it). `pool` is how many warm children it keeps.
+pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
+    let me = nix::unistd::getpid().as_raw();
+    let runner = nix::unistd::getppid().as_raw();
+    let maps = IdMaps::of_caller();
+    let mut warm: Vec<Warm> = Vec::new();
+    let mut queue: VecDeque<Pending> = VecDeque::new();
+    let mut running: Vec<Running> = Vec::new();
+    // After a child failed to get ready, new ones are made only for requests, one
+    // each, so a machine that refuses namespaces does not make the server spin.
+    let mut broken = false;
+    // Namespaces besides the host that the last test needed: the next warm children
+    // make that many ahead of time.
+    let mut spares = 0;
+    let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
+    loop {
+        let want = if broken { 0 } else { pool } + queue.len();
+        while warm.len() < want {
+            match spawn_warm(me, &maps, spares) {
+                Ok(w) => warm.push(w),
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    for p in queue.drain(..) {
+                        reply(p.conn.as_fd(), &Reply::Failed(Stage::Fork, errno));
+                    }
+                    broken = true;
+                    break;
+                }
+            }
+        }
+
+        let (accept, ctl_ready, ended, told) = {
+            let mut pfds = Vec::with_capacity(1 + warm.len() + 2 * running.len());
+            pfds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+            pfds.extend(
+                warm.iter()
+                    .map(|w| PollFd::new(w.ctl.as_fd(), PollFlags::POLLIN)),
+            );
+            pfds.extend(
+                running
+                    .iter()
+                    .map(|r| PollFd::new(r.pidfd.as_fd(), PollFlags::POLLIN)),
+            );
+            let telling: Vec<usize> = (0..running.len())
+                .filter(|i| running[*i].ctl.is_some())
+                .collect();
+            pfds.extend(telling.iter().filter_map(|i| {
+                running[*i]
+                    .ctl
+                    .as_ref()
+                    .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN))
+            }));
+            match poll(&mut pfds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => super::exit_now(1),
+            }
+            let hit = |p: &PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
+            let ctl_ready: Vec<usize> = (0..warm.len()).filter(|i| hit(&pfds[1 + i])).collect();
+            let ended: Vec<usize> = (0..running.len())
+                .filter(|i| hit(&pfds[1 + warm.len() + i]))
+                .collect();
+            let base = 1 + warm.len() + running.len();
+            let told: Vec<usize> = telling
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| hit(&pfds[base + k]))
+                .map(|(_, i)| *i)
+                .collect();
+            (hit(&pfds[0]), ctl_ready, ended, told)
+        };
+
+        // Running tests telling how many namespaces they needed.
+        for i in told {
+            let mut msg = [0u8; 8];
+            let n = running[i]
+                .ctl
+                .as_ref()
+                .map_or(0, |c| nix::unistd::read(c, &mut msg).unwrap_or(0));
+            if n == 5 && msg[0] == b'N' {
+                let nodes = u32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]]);
+                spares = (nodes as usize).min(MAX_SPARES);
+            }
+            running[i].ctl = None;
+        }
+
+        if accept && let Some(p) = take_request(listener.as_fd(), runner, &mut buf) {
+            queue.push_back(p);
+        }
+
+        // Children reporting ready, or failing to get there.
+        let mut failed = Vec::new();
+        for i in ctl_ready {
+            let mut msg = [0u8; 8];
+            let n = nix::unistd::read(&warm[i].ctl, &mut msg).unwrap_or(0);
+            match (n, msg[0]) {
+                (1, b'R') => {
+                    warm[i].ready = true;
+                    broken = false;
+                }
+                (6, b'F') => failed.push((
+                    i,
+                    Stage::from_byte(msg[1]).unwrap_or(Stage::Fork),
+                    i32::from_le_bytes([msg[2], msg[3], msg[4], msg[5]]),
+                )),
+                _ => failed.push((i, Stage::Fork, libc::ECHILD)),
+            }
+        }
+        for (i, stage, errno) in failed.into_iter().rev() {
+            let w = warm.remove(i);
+            reap(w.pid);
+            if let Some(p) = queue.pop_front() {
+                reply(p.conn.as_fd(), &Reply::Failed(stage, errno));
+            }
+            broken = true;
+        }
+
+        // Tests that ended: their intermediate's wait status goes to the runner.
+        for i in ended.into_iter().rev() {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child into a local.
+            let rc = unsafe { libc::waitpid(running[i].pid, &mut status, libc::WNOHANG) };
+            if rc == running[i].pid {
+                let r = running.remove(i);
+                reply(r.conn.as_fd(), &Reply::Ended(status));
+            }
+        }
+
+        // Hand waiting requests to ready children, oldest first.
+        while !queue.is_empty() {
+            let Some(i) = warm.iter().position(|w| w.ready) else {
+                break;
+            };
+            let w = warm.remove(i);
+            let Some(p) = queue.pop_front() else { break };
+            let fds: Vec<BorrowedFd<'_>> = p.fds.iter().map(AsFd::as_fd).collect();
+            if send_with_fds(w.ctl.as_fd(), &p.msg, &fds).is_err() {
+                // The child died in the meantime: another one takes the request.
+                let _ = kill(w.pidfd.as_fd());
+                reap(w.pid);
+                queue.push_front(p);
+                continue;
+            }
+            let sent = send_with_fds(
+                p.conn.as_fd(),
+                &Reply::Started(w.pid).encode(),
+                &[w.pidfd.as_fd()],
+            );
+            if sent.is_err() {
+                // The runner gave up waiting: the test must not run unobserved.
+                let _ = kill(w.pidfd.as_fd());
+            }
+            running.push(Running {
+                pid: w.pid,
+                pidfd: w.pidfd,
+                conn: p.conn,
+                ctl: Some(w.ctl),
+            });
+        }
+    }
+}
+
+/// Accepts one connection and reads its request; `None` for a stranger (only the
+/// runner, our parent, may ask) or a malformed message.
+fn take_request(listener: BorrowedFd<'_>, runner: libc::pid_t, buf: &mut [u8]) -> Option<Pending> {
+    let conn = accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC).ok()?;
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    let conn = unsafe { OwnedFd::from_raw_fd(conn) };
+    let peer = getsockopt(&conn, sockopt::PeerCredentials).ok()?;
+    if peer.pid() != runner {
+        return None;
+    }
+    let (n, fds) = recv_with_fds(conn.as_fd(), buf).ok()?;
+    if fds.len() != 4 || Request::decode(&buf[..n]).is_none() {
+        return None;
+    }
+    Some(Pending {
+        conn,
+        msg: buf[..n].to_vec(),
+        fds,
+    })
+}
+
+fn reply(conn: BorrowedFd<'_>, r: &Reply) {
+    let _ = send_with_fds(conn, &r.encode(), &[]);
+}
+
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waitpid on our own child into a local.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+/// `pidfd_open(2)`.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags; it returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just created this descriptor for us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Sends SIGKILL to the process `pidfd` refers to (`pidfd_send_signal(2)`): unlike a
+/// pid, a pidfd can never name a recycled process.
+pub(crate) fn kill(pidfd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal with a descriptor we hold, no siginfo and no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Closes every descriptor from `first` up except `keep`.
+fn close_from_but(first: RawFd, keep: RawFd) {
+    // SAFETY: close_range on our own table; `keep` stays open.
+    unsafe {
+        if keep > first {
+            libc::syscall(libc::SYS_close_range, first as u32, (keep - 1) as u32, 0u32);
+        }
+        libc::syscall(
+            libc::SYS_close_range,
+            (keep + 1).max(first) as u32,
+            u32::MAX,
+            0u32,
+        );
+    }
+}
+
+fn close_all_but(keep: RawFd) {
+    close_from_but(3, keep);
+}
+
+/// Moves `fd` to a number of 100 or more (close-on-exec), out of the way of the
+/// test's descriptors 3 to 6.
+fn to_high(fd: OwnedFd) -> io::Result<OwnedFd> {
+    let high = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(100))?;
+    // SAFETY: F_DUPFD_CLOEXEC just made this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(high) })
+}
+
+/// In a test child started by the server: its control socket, until the test has
+/// reported how many namespaces it needs.
+static CTL: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+/// Network namespaces a warm child made before its test was known.
+static SPARES: std::sync::Mutex<Vec<OwnedFd>> = std::sync::Mutex::new(Vec::new());
+
+/// Tells the server, if this test child came from one, that the test's topology has
+/// `nodes` namespaces besides the host: its next children make that many in advance.
+pub(crate) fn report_nodes(nodes: usize) {
+    let ctl = CTL.lock().ok().and_then(|mut c| c.take());
+    if let Some(ctl) = ctl {
+        let mut msg = [b'N', 0, 0, 0, 0];
+        msg[1..].copy_from_slice(&(nodes.min(u32::MAX as usize) as u32).to_le_bytes());
+        tell(ctl.as_raw_fd(), &msg);
+    }
+}
+
+/// A network namespace made in advance (owned by this test's user namespace), if any
+/// is left.
+pub(crate) fn take_spare_netns() -> Option<OwnedFd> {
+    SPARES.lock().ok()?.pop()
+}
+
+/// Makes `n` network namespaces for the test to come, staying in the current one.
+fn make_spares(n: usize) {
+    let Ok(home) = super::current_netns() else {
+        return;
+    };
+    let mut made = Vec::with_capacity(n);
+    for _ in 0..n {
+        match super::new_netns_here().and_then(to_high) {
+            Ok(fd) => made.push(fd),
+            Err(_) => break,
+        }
+    }
+    if super::setns_net(home.as_fd()).is_err() {
+        // Standing in a spare would make it the host: better to have none.
+        super::exit_now(121)
+    }
+    if let Ok(mut spares) = SPARES.lock() {
+        *spares = made;
+    }
+}
+
+/// Sends `msg` on the control socket, ignoring errors (the server notices the end).
+fn tell(ctl: RawFd, msg: &[u8]) {
+    // SAFETY: write(2) of a local buffer to a descriptor we hold.
+    unsafe { libc::write(ctl, msg.as_ptr().cast(), msg.len()) };
+}
+
+/// Forks a warm child: it isolates itself, reports `R` (or `F`, the failed stage and
+/// errno) on its control socket, and waits there for a request.
+fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<Warm> {
+    let (ctl, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    // SAFETY: the child only runs code that is sound after a fork from this process
+    // (see the module documentation) and never returns from `warm_child`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(ctl);
+        warm_child(server, theirs, maps, spares)
+    }
+    drop(theirs);
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // SAFETY: kill on our own, not yet reaped, child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            reap(pid);
+            return Err(e);
+        }
+    };
+    Ok(Warm {
+        pid,
+        pidfd,
+        ctl,
+        ready: false,
+    })
+}
+
+/// The forked child: becomes the isolated test child and waits for its test.
+fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
+    spawn::die_with_parent(server);
+    // Nothing of the server's (the listener, other tests' connections) stays here, and
+    // what does stays clear of 3 to 6, where the test's descriptors go.
+    close_all_but(ctl.as_raw_fd());
+    let Ok(ctl) = to_high(ctl) else {
+        super::exit_now(121)
+    };
+    let raw = ctl.as_raw_fd();
+    let failed = |stage: Stage, errno: i32| -> ! {
+        let mut msg = [b'F', stage as u8, 0, 0, 0, 0];
+        msg[2..].copy_from_slice(&errno.to_le_bytes());
+        tell(raw, &msg);
+        super::exit_now(1)
+    };
+    // SAFETY: this process is single-threaded (a fresh fork).
+    if let Err((stage, errno)) = unsafe { spawn::enter_new_namespaces(maps) } {
+        failed(stage, errno)
+    }
+    // SAFETY: single-threaded; the parent branch never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        failed(
+            Stage::Fork,
+            io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        )
+    }
+    if pid > 0 {
+        // SAFETY: the intermediate only waits and mirrors, then exits.
+        unsafe { spawn::wait_and_mirror(pid) }
+    }
+    // PID 1 of the new PID namespace; set after the unshare, which cleared it.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // SAFETY: single-threaded; init stays behind, the test child returns here.
+    if let Err(e) = unsafe { spawn::split_init(false) } {
+        failed(Stage::Fork, e.raw_os_error().unwrap_or(0))
+    }
+    make_spares(spares);
+    tell(raw, b"R");
+    let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
+    let Ok((n, fds)) = recv_with_fds(ctl.as_fd(), &mut buf) else {
+        super::exit_now(137)
+    };
+    let Some(req) = Request::decode(&buf[..n]) else {
+        super::exit_now(137) // End of file: the server is gone.
+    };
+    let [verdict, out, err, life]: [OwnedFd; 4] = match fds.try_into() {
+        Ok(fds) => fds,
+        Err(_) => super::exit_now(121),
+    };
+    let raws = [&verdict, &out, &err, &life].map(|f| f.as_raw_fd());
+    if spawn::place_child_fds(raws).is_err() {
+        super::exit_now(121)
+    }
+    // The originals: one on 3 to 6 now is the test's own descriptor, any other goes.
+    for fd in [verdict, out, err, life] {
+        if (spawn::VERDICT_FD..=spawn::LIFELINE_FD).contains(&fd.as_raw_fd()) {
+            std::mem::forget(fd);
+        }
+    }
+    // The control socket stays until the test reports its size.
+    if let Ok(mut slot) = CTL.lock() {
+        *slot = Some(ctl);
+    }
+    // The runner's environment and directory, as an exec would have passed them.
+    for (k, _) in std::env::vars_os() {
+        // SAFETY: this process is single-threaded.
+        unsafe { std::env::remove_var(k) };
+    }
+    for (k, v) in &req.env {
+        // SAFETY: this process is single-threaded.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let _ = std::env::set_current_dir(&req.cwd);
+    let Some(entry) = forkserver::registered(&req.test) else {
+        // As the re-executed child does when libtest finds no such test.
+        super::exit_now(0)
+    };
+    let run = entry.run;
+    // libtest runs a test on a thread named after it; some code reads that name.
+    let spawned = std::thread::Builder::new()
+        .name(req.test.clone())
+        .spawn(run);
+    match spawned {
+        Ok(t) => {
+            let _ = t.join();
+            super::exit_now(101)
+        }
+        Err(_) => super::exit_now(122),
+    }
+}
