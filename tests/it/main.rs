@@ -5,6 +5,7 @@ mod api;
 mod capture;
 mod devices;
 mod faults;
+mod forkserver;
 mod kernel;
 mod kernel_devices;
 mod kernel_impairments;

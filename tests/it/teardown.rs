@@ -136,6 +136,28 @@ fn survivors(token: &str) -> Vec<String> {
     found
 }
 
+/// Processes whose environment carries the token: the victim's runner and everything
+/// it started outside the test's namespaces too (its fork server and the server's
+/// waiting children inherit the runner's environment).
+fn holders(token: &str) -> Vec<String> {
+    let entry = format!("NETNS_TEST_VICTIM_TOKEN={token}");
+    let mut found = Vec::new();
+    for proc_entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(environ) = std::fs::read(proc_entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|kv| kv == entry.as_bytes()) {
+            let cmdline = std::fs::read(proc_entry.path().join("cmdline")).unwrap_or_default();
+            found.push(format!(
+                "{}: {}",
+                proc_entry.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
 /// What the machine's own network namespace and /run/netns look like.
 fn machine_state() -> (Vec<String>, Vec<String>) {
     let list = |dir: &str| -> Vec<String> {
@@ -156,7 +178,8 @@ fn machine_state() -> (Vec<String>, Vec<String>) {
 fn assert_nothing_survives(token: &str) {
     let start = Instant::now();
     loop {
-        let left = survivors(token);
+        let mut left = survivors(token);
+        left.extend(holders(token));
         if left.is_empty() {
             return;
         }
@@ -231,6 +254,9 @@ fn nothing_survives_a_runner_killed_with_sigkill() {
         !survivors(&token).is_empty(),
         "the victim's sleepers should be running now"
     );
+    // The runner and what it started outside the namespaces (the fork server and its
+    // waiting children, or the re-executed child's intermediate): all must go too.
+    assert!(holders(&token).len() >= 2, "{:#?}", holders(&token));
     child.kill().unwrap(); // SIGKILL: no destructor, no handler runs in the runner
     child.wait().unwrap();
     assert_nothing_survives(&token);

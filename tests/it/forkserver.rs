@@ -1,0 +1,103 @@
+//! Tests start in children of the fork server when the process runs several (as
+//! `cargo test` does), and in a re-executed test binary otherwise. Either way the body
+//! sees what a re-executed child would: the runner's environment and working
+//! directory, and a thread named after the test.
+
+use std::process::Command;
+
+use netns_test::{Net, netns_test};
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn the_body_sees_the_runners_environment_and_directory(net: &Net) {
+    // cargo sets both for the test binary it runs.
+    let dir = env!("CARGO_MANIFEST_DIR");
+    assert_eq!(std::env::var("CARGO_MANIFEST_DIR").as_deref(), Ok(dir));
+    assert_eq!(std::env::current_dir().unwrap(), std::path::Path::new(dir));
+    // Nothing of the server's own start-up leaks into the test.
+    assert!(std::env::var_os("__NETNS_TEST_FORK_SERVER").is_none());
+    // Commands a node starts inherit that environment as well.
+    let out = net
+        .node("ns1")
+        .command("sh")
+        .args(["-c", "echo $CARGO_MANIFEST_DIR; pwd"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{dir}\n{dir}\n")
+    );
+}
+
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn the_body_runs_on_a_thread_named_after_the_test(_net: &Net) {
+    assert_eq!(
+        std::thread::current().name(),
+        Some("forkserver::the_body_runs_on_a_thread_named_after_the_test")
+    );
+}
+
+mod victims {
+    use netns_test::{Net, netns_test};
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by the fork server checks"]
+    fn first(net: &Net) {
+        net.node("ns1").ping("192.168.1.2").unwrap();
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by the fork server checks"]
+    fn second(net: &Net) {
+        net.node("ns2").ping("192.168.1.1").unwrap();
+    }
+}
+
+/// Runs both victims in one process with `env` set, and returns how each test's child
+/// was started, as `NETNS_TEST_TIMING` reports it.
+fn starts(env: &[(&str, &str)]) -> Vec<String> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "forkserver::victims::",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NETNS_TEST_TIMING", "1")
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .env_remove("NETNS_TEST_FORK_SERVER")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("netns-test timing: child started "))
+        .map(|l| l.split(" in ").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn several_tests_in_one_process_share_a_fork_server() {
+    assert_eq!(
+        starts(&[]),
+        ["from the fork server", "from the fork server"]
+    );
+}
+
+#[test]
+fn the_fork_server_can_be_switched_off() {
+    for off in ["0", "off"] {
+        assert_eq!(
+            starts(&[("NETNS_TEST_FORK_SERVER", off)]),
+            ["re-executed", "re-executed"]
+        );
+    }
+}
+
+#[test]
+fn nextest_process_per_test_mode_re_executes() {
+    assert_eq!(
+        starts(&[("NEXTEST_EXECUTION_MODE", "process-per-test")]),
+        ["re-executed", "re-executed"]
+    );
+}
