@@ -66,21 +66,38 @@ impl Table {
     }
 
     pub(crate) fn print(&self) {
+        let rows: Vec<&Row> = self
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                Line::Row(r) => Some(r),
+                Line::Note(_) => None,
+            })
+            .collect();
+        let w = rows
+            .iter()
+            .map(|r| r.label.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("scenario".len());
         println!(
-            "| {:<52} | {:>10} | {:>10} | {:>10} | {:>5} |",
+            "| {:<w$} | {:>10} | {:>10} | {:>10} | {:>5} |",
             "scenario", "median ms", "min ms", "max ms", "runs"
         );
         println!(
-            "|{:-<54}|{:->12}|{:->12}|{:->12}|{:->7}|",
-            "", "", "", "", ""
+            "|{:-<w2$}|{:->12}|{:->12}|{:->12}|{:->7}|",
+            "",
+            "",
+            "",
+            "",
+            "",
+            w2 = w + 2
         );
-        for l in &self.lines {
-            if let Line::Row(r) = l {
-                println!(
-                    "| {:<52} | {:>10.2} | {:>10.2} | {:>10.2} | {:>5} |",
-                    r.label, r.median, r.min, r.max, r.n
-                );
-            }
+        for r in rows {
+            println!(
+                "| {:<w$} | {:>10.2} | {:>10.2} | {:>10.2} | {:>5} |",
+                r.label, r.median, r.min, r.max, r.n
+            );
         }
         println!();
         for l in &self.lines {

@@ -1,32 +1,12 @@
 //! Tests start in children of the fork server when the process runs several (as
 //! `cargo test` does), and in a re-executed test binary otherwise. Either way the body
 //! sees what a re-executed child would: the runner's environment and working
-//! directory, and a thread named after the test.
+//! directory (checked by the victims, in every mode), and a thread named after the
+//! test.
 
 use std::process::Command;
 
 use netns_test::{Net, netns_test};
-
-#[netns_test(topology = "../fixtures/s1.toml")]
-fn the_body_sees_the_runners_environment_and_directory(net: &Net) {
-    // cargo sets both for the test binary it runs.
-    let dir = env!("CARGO_MANIFEST_DIR");
-    assert_eq!(std::env::var("CARGO_MANIFEST_DIR").as_deref(), Ok(dir));
-    assert_eq!(std::env::current_dir().unwrap(), std::path::Path::new(dir));
-    // Nothing of the server's own start-up leaks into the test.
-    assert!(std::env::var_os("__NETNS_TEST_FORK_SERVER").is_none());
-    // Commands a node starts inherit that environment as well.
-    let out = net
-        .node("ns1")
-        .command("sh")
-        .args(["-c", "echo $CARGO_MANIFEST_DIR; pwd"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("{dir}\n{dir}\n")
-    );
-}
 
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn the_body_runs_on_a_thread_named_after_the_test(_net: &Net) {
@@ -39,23 +19,50 @@ fn the_body_runs_on_a_thread_named_after_the_test(_net: &Net) {
 mod victims {
     use netns_test::{Net, netns_test};
 
+    /// The runner's environment and working directory reach the body and the commands
+    /// it starts in a node, as `starts` below sets them.
+    fn sees_the_runners_environment(net: &Net) {
+        let dir = std::env::var("NETNS_TEST_IT_CWD").expect("set by the check");
+        assert_eq!(std::env::current_dir().unwrap(), std::path::Path::new(&dir));
+        // Nothing of the fork server's own start-up leaks into the test.
+        assert!(std::env::var_os("__NETNS_TEST_FORK_SERVER").is_none());
+        let out = net
+            .node("ns1")
+            .command("sh")
+            .args(["-c", "echo $NETNS_TEST_IT_CWD; pwd"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{dir}\n{dir}\n")
+        );
+    }
+
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by the fork server checks"]
     fn first(net: &Net) {
+        sees_the_runners_environment(net);
         net.node("ns1").ping("192.168.1.2").unwrap();
     }
 
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by the fork server checks"]
     fn second(net: &Net) {
+        sees_the_runners_environment(net);
         net.node("ns2").ping("192.168.1.1").unwrap();
     }
 }
 
-/// Runs both victims in one process with `env` set, and returns how each test's child
-/// was started, as `NETNS_TEST_TIMING` reports it.
+/// Runs both victims in one process with `env` set, from a directory of its own, and
+/// returns how each test's child was started, as `NETNS_TEST_TIMING` reports it.
 fn starts(env: &[(&str, &str)]) -> Vec<String> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("netns-test-it-cwd-{}-{call}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
+        .current_dir(&dir)
+        .env("NETNS_TEST_IT_CWD", &dir)
         .args([
             "forkserver::victims::",
             "--ignored",
@@ -68,6 +75,7 @@ fn starts(env: &[(&str, &str)]) -> Vec<String> {
         .envs(env.iter().copied())
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir(&dir);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     text.lines()
