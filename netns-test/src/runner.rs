@@ -127,6 +127,10 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
     } else {
         123
     };
+    // Close our ends now, not after the kernel has freed this process's memory: the
+    // parent takes end-of-file as the end of the output and moves on meanwhile.
+    drop(f);
+    ns::detach_stdio();
     ns::exit_now(code)
 }
 

@@ -198,7 +198,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             let rc = unsafe { libc::waitpid(running[i].pid, &mut status, libc::WNOHANG) };
             if rc == running[i].pid {
                 let r = running.remove(i);
-                reply(r.conn.as_fd(), &Reply::Ended(status));
+                reply(r.conn.as_fd(), &Reply::Ended(mirrored(status)));
             }
         }
 
@@ -298,24 +298,20 @@ pub(crate) fn kill(pidfd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-/// Closes every descriptor from `first` up except `keep`.
-fn close_from_but(first: RawFd, keep: RawFd) {
+/// Closes every descriptor from 3 up except `keep`.
+fn close_all_but(keep: RawFd) {
     // SAFETY: close_range on our own table; `keep` stays open.
     unsafe {
-        if keep > first {
-            libc::syscall(libc::SYS_close_range, first as u32, (keep - 1) as u32, 0u32);
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32);
         }
         libc::syscall(
             libc::SYS_close_range,
-            (keep + 1).max(first) as u32,
+            (keep + 1).max(3) as u32,
             u32::MAX,
             0u32,
         );
     }
-}
-
-fn close_all_but(keep: RawFd) {
-    close_from_but(3, keep);
 }
 
 /// Moves `fd` to a number of 100 or more (close-on-exec), out of the way of the
@@ -377,8 +373,14 @@ fn tell(ctl: RawFd, msg: &[u8]) {
     unsafe { libc::write(ctl, msg.as_ptr().cast(), msg.len()) };
 }
 
-/// Forks a warm child: it isolates itself, reports `R` (or `F`, the failed stage and
-/// errno) on its control socket, and waits there for a request.
+/// Starts a warm child: it enters its namespaces, reports `R` (or `F`, the failed stage
+/// and errno) on its control socket, and waits there for a request.
+///
+/// The child is cloned straight into new user, network, mount, PID, UTS and IPC
+/// namespaces, as the namespace's PID 1: the server waits for it directly, with no
+/// intermediate process. If the kernel refuses that clone, the child is forked and
+/// takes the steps one by one instead (as a re-executed child does), so that the
+/// failure names its step.
 fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<Warm> {
     let (ctl, theirs) = socketpair(
         AddressFamily::Unix,
@@ -386,16 +388,39 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
         None,
         SockFlag::SOCK_CLOEXEC,
     )?;
-    // SAFETY: the child only runs code that is sound after a fork from this process
-    // (see the module documentation) and never returns from `warm_child`.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
+    let flags = libc::CLONE_NEWUSER | spawn::OTHER_NAMESPACES | libc::SIGCHLD;
+    // SAFETY: clone(2) without CLONE_VM and without a new stack is a fork into new
+    // namespaces: the child continues on a copy of this stack. It skips glibc's fork
+    // handlers, so the child (PID 1) makes only raw system calls and glibc's `fork`,
+    // which sets up the test child properly (see `cloned_child`).
+    let cloned = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    let pid = if cloned == 0 {
         drop(ctl);
-        warm_child(server, theirs, maps, spares)
-    }
+        cloned_child(theirs, maps, spares)
+    } else if cloned > 0 {
+        cloned as libc::pid_t
+    } else {
+        // SAFETY: the child only runs code that is sound after a fork from this
+        // process (see the module documentation) and never returns from `warm_child`.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            drop(ctl);
+            warm_child(server, theirs, maps, spares)
+        }
+        pid
+    };
     drop(theirs);
     let pidfd = match pidfd_open(pid) {
         Ok(fd) => fd,
@@ -414,30 +439,75 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
     })
 }
 
-/// The forked child: becomes the isolated test child and waits for its test.
+/// The wait status the runner gets for a child's `status`: PID 1 of a PID namespace
+/// cannot die of its own signals, so it ends with 128+N for a test child killed by
+/// signal N; that becomes death by signal N again (as the intermediate of a forked or
+/// re-executed child reports it).
+fn mirrored(status: libc::c_int) -> libc::c_int {
+    if libc::WIFEXITED(status) {
+        let code = libc::WEXITSTATUS(status);
+        if (129..=192).contains(&code) {
+            return code - 128;
+        }
+    }
+    status
+}
+
+/// The cloned child, PID 1 of its namespaces: finishes entering them, splits off the
+/// test child (which goes on here) and stays behind as its init.
+fn cloned_child(ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
+    // Die with the server. Its death before this call is caught by the control
+    // socket's end-of-file, which ends the test child and so this init.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let ctl = keep_only(ctl);
+    let raw = ctl.as_raw_fd();
+    if let Err((stage, errno)) =
+        spawn::write_id_maps(maps).and_then(|()| spawn::make_root_private())
+    {
+        fail_warm(raw, stage, errno)
+    }
+    // SAFETY: single-threaded; init stays behind, the test child returns here (through
+    // glibc's fork, so it is a proper process of its own for glibc too).
+    if let Err(e) = unsafe { spawn::split_init(false) } {
+        fail_warm(raw, Stage::Fork, e.raw_os_error().unwrap_or(0))
+    }
+    await_test(ctl, spares)
+}
+
+/// Closes everything of the server's (the listener, other tests' connections) and
+/// moves `ctl` clear of 3 to 6, where the test's descriptors go.
+fn keep_only(ctl: OwnedFd) -> OwnedFd {
+    close_all_but(ctl.as_raw_fd());
+    match to_high(ctl) {
+        Ok(ctl) => ctl,
+        Err(_) => super::exit_now(121),
+    }
+}
+
+/// Reports that entering the namespaces failed at `stage`, and ends.
+fn fail_warm(ctl: RawFd, stage: Stage, errno: i32) -> ! {
+    let mut msg = [b'F', stage as u8, 0, 0, 0, 0];
+    msg[2..].copy_from_slice(&errno.to_le_bytes());
+    tell(ctl, &msg);
+    super::exit_now(1)
+}
+
+/// The forked child (when the clone was refused): takes the steps one by one, then
+/// becomes the isolated test child and waits for its test.
 fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
     spawn::die_with_parent(server);
-    // Nothing of the server's (the listener, other tests' connections) stays here, and
-    // what does stays clear of 3 to 6, where the test's descriptors go.
-    close_all_but(ctl.as_raw_fd());
-    let Ok(ctl) = to_high(ctl) else {
-        super::exit_now(121)
-    };
+    let ctl = keep_only(ctl);
     let raw = ctl.as_raw_fd();
-    let failed = |stage: Stage, errno: i32| -> ! {
-        let mut msg = [b'F', stage as u8, 0, 0, 0, 0];
-        msg[2..].copy_from_slice(&errno.to_le_bytes());
-        tell(raw, &msg);
-        super::exit_now(1)
-    };
     // SAFETY: this process is single-threaded (a fresh fork).
     if let Err((stage, errno)) = unsafe { spawn::enter_new_namespaces(maps) } {
-        failed(stage, errno)
+        fail_warm(raw, stage, errno)
     }
     // SAFETY: single-threaded; the parent branch never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        failed(
+        fail_warm(
+            raw,
             Stage::Fork,
             io::Error::last_os_error().raw_os_error().unwrap_or(0),
         )
@@ -451,10 +521,16 @@ fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     // SAFETY: single-threaded; init stays behind, the test child returns here.
     if let Err(e) = unsafe { spawn::split_init(false) } {
-        failed(Stage::Fork, e.raw_os_error().unwrap_or(0))
+        fail_warm(raw, Stage::Fork, e.raw_os_error().unwrap_or(0))
     }
+    await_test(ctl, spares)
+}
+
+/// In the test child, with its namespaces entered: makes the spare namespaces, reports
+/// ready, and turns into the test the server sends.
+fn await_test(ctl: OwnedFd, spares: usize) -> ! {
     make_spares(spares);
-    tell(raw, b"R");
+    tell(ctl.as_raw_fd(), b"R");
     let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
     let Ok((n, fds)) = recv_with_fds(ctl.as_fd(), &mut buf) else {
         super::exit_now(137)

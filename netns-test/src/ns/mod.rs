@@ -82,6 +82,15 @@ pub(crate) fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
     }
 }
 
+/// Points stdout and stderr at `/dev/null` (atomically, so no other thread's file
+/// can take their numbers), letting go of the pipes they were.
+pub(crate) fn detach_stdio() {
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = dup_onto(std::os::fd::AsFd::as_fd(&null), 1);
+        let _ = dup_onto(std::os::fd::AsFd::as_fd(&null), 2);
+    }
+}
+
 /// Ends the process at once with `code`, running no destructors or atexit handlers
 /// (`_exit(2)`): the child must not let libtest print its own verdict.
 pub(crate) fn exit_now(code: i32) -> ! {

@@ -201,6 +201,19 @@ pub(crate) fn die_with_parent(parent: libc::pid_t) {
     }
 }
 
+/// The namespaces besides the user namespace that a test's child gets.
+pub(crate) const OTHER_NAMESPACES: libc::c_int = libc::CLONE_NEWNET
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC;
+
+fn errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
 /// Moves the calling process into new user (with `maps`), network, mount (with `/`
 /// made private), PID, UTS and IPC namespaces; the PID namespace applies to children
 /// forked afterwards. On failure, the step and its errno.
@@ -209,15 +222,21 @@ pub(crate) fn die_with_parent(parent: libc::pid_t) {
 /// The process must be single-threaded. Only async-signal-safe calls are made and
 /// nothing is allocated, so it may run between fork and exec.
 pub(crate) unsafe fn enter_new_namespaces(maps: &IdMaps) -> Result<(), (Stage, i32)> {
-    fn errno() -> i32 {
-        io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    }
     // SAFETY: unshare takes flags only.
     if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
         return Err((Stage::UnshareUser, errno()));
     }
+    write_id_maps(maps)?;
+    // SAFETY: unshare takes flags only.
+    if unsafe { libc::unshare(OTHER_NAMESPACES) } != 0 {
+        return Err((Stage::UnshareOthers, errno()));
+    }
+    make_root_private()
+}
+
+/// Writes the id maps of the user namespace the calling process has just entered (or
+/// was created in). Async-signal-safe; allocates nothing.
+pub(crate) fn write_id_maps(maps: &IdMaps) -> Result<(), (Stage, i32)> {
     let writes: [(&std::ffi::CStr, &[u8]); 3] = [
         (c"/proc/self/setgroups", b"deny"),
         (c"/proc/self/uid_map", &maps.uid_map),
@@ -240,15 +259,12 @@ pub(crate) unsafe fn enter_new_namespaces(maps: &IdMaps) -> Result<(), (Stage, i
             return Err((Stage::IdMap, errno()));
         }
     }
-    let flags = libc::CLONE_NEWNET
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC;
-    // SAFETY: unshare takes flags only.
-    if unsafe { libc::unshare(flags) } != 0 {
-        return Err((Stage::UnshareOthers, errno()));
-    }
+    Ok(())
+}
+
+/// Makes every mount of the calling process's (new) mount namespace private, so that
+/// nothing mounted in the test propagates out. Async-signal-safe.
+pub(crate) fn make_root_private() -> Result<(), (Stage, i32)> {
     // SAFETY: mount(2) with a NUL-terminated target and null pointers for the unused
     // arguments, as the man page allows for a propagation change.
     let rc = unsafe {
