@@ -109,3 +109,45 @@ fn nextest_process_per_test_mode_re_executes() {
         ["re-executed", "re-executed"]
     );
 }
+
+/// Runs the first victim in a user namespace where no further one may be created
+/// (`user.max_user_namespaces = 0` there), as on a machine that disabled them.
+fn without_user_namespaces(env: &[(&str, &str)]) -> std::process::Output {
+    Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"")
+        .arg("sh")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "forkserver::victims::first",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .env_remove("NETNS_TEST_FORK_SERVER")
+        .envs(env.iter().copied())
+        .output()
+        .expect("util-linux's unshare")
+}
+
+#[test]
+fn without_user_namespaces_both_ways_say_what_to_fix() {
+    for env in [&[][..], &[("NETNS_TEST_FORK_SERVER", "0")][..]] {
+        let out = without_user_namespaces(env);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{env:?}: {text}");
+        assert!(
+            text.contains("user namespaces are disabled: /proc/sys/user/max_user_namespaces is 0"),
+            "{env:?}: {text}"
+        );
+        assert!(
+            text.contains("sysctl -w user.max_user_namespaces="),
+            "{env:?}: {text}"
+        );
+    }
+}
