@@ -927,9 +927,10 @@ impl Pending<'_> {
 }
 
 /// Waits until every interface in `pending[node]` is up (see [`Pending`]). Each node's
-/// socket joins the link notifications first, then one dump gives the state up to that
-/// moment, and notifications tell the rest; a dump every 200 ms covers notifications
-/// the kernel dropped.
+/// socket joins the link notifications first, then asking for the pending links gives
+/// their state up to that moment (and applies their pending carrier change, see
+/// [`Netlink::get_links`]), and notifications tell the rest; asking again every 200 ms
+/// covers notifications the kernel dropped.
 fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) -> Result<()> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
     for (n, node) in nodes.iter_mut().enumerate() {
@@ -937,7 +938,7 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) ->
         if want.is_empty() {
             continue;
         }
-        let mut last_dump: Option<Instant> = None;
+        let mut last_ask: Option<Instant> = None;
         loop {
             for l in node.nl.take_link_events() {
                 want.retain(|p| !p.satisfied_by(&l));
@@ -954,16 +955,15 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) ->
                     std::io::Error::from(std::io::ErrorKind::TimedOut),
                 ));
             }
-            if last_dump.is_none_or(|t| now - t > Duration::from_millis(200)) {
-                last_dump = Some(now);
+            if last_ask.is_none_or(|t| now - t > Duration::from_millis(200)) {
+                last_ask = Some(now);
+                let indexes: Vec<u32> = want.iter().map(|p| p.index).collect();
                 let links = node
                     .nl
-                    .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))
+                    .get_links(&indexes)
                     .map_err(|e| Error::io(Some(&node.name), "`ip link show`", e))?;
-                for m in links {
-                    if let RouteNetlinkMessage::NewLink(l) = m {
-                        want.retain(|p| !p.satisfied_by(&l));
-                    }
+                for l in links {
+                    want.retain(|p| !p.satisfied_by(&l));
                 }
                 continue;
             }

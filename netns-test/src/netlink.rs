@@ -206,6 +206,44 @@ impl Netlink {
         self.wait(first, reqs.len())
     }
 
+    /// Asks for the links with these indexes one by one (`ip link show dev X`, batched)
+    /// and returns what the kernel reports; a link that is gone is left out. Asking for
+    /// one link, unlike a dump, also makes the kernel apply that link's pending carrier
+    /// change first (`linkwatch_sync_dev` in `rtnl_getlink`, on kernels that have it),
+    /// instead of when its link-watch work runs: with thousands of changes queued, that
+    /// work goes a hundred at a time, a second apart.
+    pub(crate) fn get_links(&mut self, indexes: &[u32]) -> io::Result<Vec<LinkMessage>> {
+        let first = self.seq.wrapping_add(1);
+        for &index in indexes {
+            let mut msg = LinkMessage::default();
+            msg.header.index = index;
+            self.encode(RouteNetlinkMessage::GetLink(msg), 0);
+            if self.buf.len() >= SEND_CHUNK {
+                self.flush()?;
+            }
+        }
+        self.flush()?;
+        let mut out = Vec::with_capacity(indexes.len());
+        let mut pending = indexes.len();
+        while pending > 0 {
+            for msg in self.recv()? {
+                let index = msg.header.sequence_number.wrapping_sub(first) as usize;
+                if index >= indexes.len() {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                        pending -= 1;
+                        out.push(l);
+                    }
+                    NetlinkPayload::Error(_) => pending -= 1,
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs a dump request (`ip link show`, `ip addr show`, ...) and returns every
     /// message of the answer.
     pub(crate) fn dump(
