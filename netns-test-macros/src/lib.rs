@@ -162,10 +162,17 @@ use proc_macro::TokenStream;
 ///         |net| IntoOutcome::into_outcome(__netns_test_body(net)),
 ///     );
 /// }
+/// #[cfg(test)]
+/// netns_test::__private::inventory::submit! {
+///     Registered { module_path: module_path!(), name: "ns1_reaches_ns2", run: ns1_reaches_ns2 }
+/// }
 /// ```
 ///
 /// `run_test` starts a child process in new namespaces, which builds the topology and
-/// calls the body; the test passes or fails with the child.
+/// calls the body; the test passes or fails with the child. The registration lets the
+/// process's fork server start that child from namespaces made in advance, faster
+/// than re-executing the test binary; `NETNS_TEST_FORK_SERVER=0` turns it off, and
+/// nextest's process-per-test mode does without it.
 #[proc_macro_attribute]
 pub fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::netns_test(args.into(), item.into()).into()
