@@ -1,6 +1,8 @@
 //! netns-test's benchmark. Prints, for each scenario, the median, min and max over
 //! repeated runs, beside the comparisons run in the same process: the seeds' shell way
-//! (`ip netns`, one process per step) and `ip -batch`.
+//! (`ip netns`, one process per step), `ip -batch`, and Mininet when it is installed
+//! (run in a private network namespace, like the shell way: nothing is built in the
+//! machine's own).
 //!
 //! ```text
 //! cargo run --release -p netns-test-bench            # a couple of minutes
@@ -210,13 +212,23 @@ fn main() {
             &documents,
             &ours_ping,
         );
+        match shell::repeat_mininet(if quick { 3 } else { 10 }) {
+            Some(mn) => {
+                table.push(Row::new(
+                    "S1 with a ping each way: Mininet (two hosts, one link)",
+                    &mn,
+                ));
+                table.ratio("Mininet / netns-test, S1 walk-through", &mn, &ours_ping);
+            }
+            None => table.note("Mininet: not installed (`apt install mininet` to compare)"),
+        }
         let wrapper = shell::repeat_wrapper_only(n_pair.min(50));
         table.push(Row::new(
             "  of which the shell way's unshare+tmpfs wrapper",
             &wrapper,
         ));
     } else {
-        table.note("shell way (ip netns): skipped, needs root");
+        table.note("shell way (ip netns) and Mininet: skipped, they need root");
     }
     let unshare = shell::repeat_cmd(&["unshare", "-Urn", "true"], n_pair.min(50));
     table.push(Row::new("floor: unshare -Urn true", &unshare));

@@ -1,5 +1,5 @@
-//! The comparisons: the seeds' shell way and `ip -batch`, each started as a process and
-//! timed from spawn to exit.
+//! The comparisons: the seeds' shell way, `ip -batch` and (when installed) Mininet, each
+//! started as a process and timed from spawn to exit.
 //!
 //! Both run inside a private mount namespace with a tmpfs on /run, so `ip netns add`
 //! never touches the machine's /run/netns; the chain batch also runs inside a user
@@ -88,4 +88,55 @@ pub(crate) fn repeat_chain_batch(n: usize, runs: usize) -> Vec<Duration> {
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     out
+}
+
+/// The S1 walk-through in Mininet: two hosts joined by one link, a ping each way.
+const MININET_S1: &str = "
+from mininet.net import Mininet
+net = Mininet(controller=None, build=False, autoSetMacs=True)
+h1 = net.addHost('h1', ip='192.168.1.1/24')
+h2 = net.addHost('h2', ip='192.168.1.2/24')
+net.addLink(h1, h2)
+net.build()
+assert '1 received' in h1.cmd('ping -c1 -W1 192.168.1.2')
+assert '1 received' in h2.cmd('ping -c1 -W1 192.168.1.1')
+net.stop()
+";
+
+/// The Python that has Mininet, if any (root only, as Mininet is).
+fn mininet_python() -> Option<&'static str> {
+    ["/usr/bin/python3", "python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import mininet.net"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// [`MININET_S1`] `n` times, each in a private network and mount namespace (Mininet
+/// builds in the namespace it runs in, and nothing may touch the machine's); `None`
+/// when Mininet is not installed.
+pub(crate) fn repeat_mininet(n: usize) -> Option<Vec<Duration>> {
+    let py = mininet_python()?;
+    let dir = std::env::temp_dir().join(format!("netns-test-bench-mn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let script = dir.join("s1.py");
+    std::fs::write(&script, MININET_S1).ok()?;
+    let out = (0..n)
+        .map(|_| {
+            time(
+                Command::new("unshare")
+                    .args(["--net", "--mount", "--propagation", "private", "sh", "-c"])
+                    // Mininet complains about resource limits it cannot raise here.
+                    .arg(format!(
+                        "mount -t tmpfs tmpfs /run && ip link set lo up && exec {py} {} 2>/dev/null",
+                        script.display()
+                    )),
+            )
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(out)
 }
