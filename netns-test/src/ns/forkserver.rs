@@ -164,8 +164,11 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             queue.push_back(p);
         }
 
-        // Children reporting ready, or failing to get there.
-        let mut failed = Vec::new();
+        // Children reporting ready, or failing to get there. A ready child that dies
+        // while it waits (killed from outside) is only replaced; one that dies on its
+        // way fails the oldest request, so that a machine that kills every child does
+        // not make the server spin.
+        let mut gone = Vec::new();
         for i in ctl_ready {
             let mut msg = [0u8; 8];
             let n = nix::unistd::read(&warm[i].ctl, &mut msg).unwrap_or(0);
@@ -174,21 +177,26 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
                     warm[i].ready = true;
                     broken = false;
                 }
-                (6, b'F') => failed.push((
+                (6, b'F') => gone.push((
                     i,
-                    Stage::from_byte(msg[1]).unwrap_or(Stage::Fork),
-                    i32::from_le_bytes([msg[2], msg[3], msg[4], msg[5]]),
+                    Some((
+                        Stage::from_byte(msg[1]).unwrap_or(Stage::Fork),
+                        i32::from_le_bytes([msg[2], msg[3], msg[4], msg[5]]),
+                    )),
                 )),
-                _ => failed.push((i, Stage::Fork, libc::ECHILD)),
+                _ if warm[i].ready => gone.push((i, None)),
+                _ => gone.push((i, Some((Stage::Fork, libc::ECHILD)))),
             }
         }
-        for (i, stage, errno) in failed.into_iter().rev() {
+        for (i, failure) in gone.into_iter().rev() {
             let w = warm.remove(i);
             reap(w.pid);
-            if let Some(p) = queue.pop_front() {
-                reply(p.conn.as_fd(), &Reply::Failed(stage, errno));
+            if let Some((stage, errno)) = failure {
+                if let Some(p) = queue.pop_front() {
+                    reply(p.conn.as_fd(), &Reply::Failed(stage, errno));
+                }
+                broken = true;
             }
-            broken = true;
         }
 
         // Tests that ended: their intermediate's wait status goes to the runner.
