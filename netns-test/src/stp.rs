@@ -21,7 +21,9 @@ fn port_state(l: &LinkMessage, bridge: u32) -> Option<(String, BridgePortState, 
         match a {
             LinkAttribute::IfName(n) => name = n.clone(),
             LinkAttribute::Controller(c) => controller = Some(*c),
-            LinkAttribute::OperState(s) => up = *s == State::Up,
+            // Devices without a carrier of their own (VXLAN, dummy, tun) say UNKNOWN
+            // when they are up.
+            LinkAttribute::OperState(s) => up = matches!(s, State::Up | State::Unknown),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     if let LinkInfo::PortData(InfoPortData::BridgePort(p)) = i {
