@@ -69,7 +69,7 @@ const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub(crate) fn registered(test: &str) -> Option<&'static Registered> {
     inventory::iter::<Registered>
         .into_iter()
-        .find(|r| crate::runner::libtest_name(r.module_path, r.name) == test)
+        .find(|r| crate::runner::is_libtest_name(test, r.module_path, r.name))
 }
 
 /// Set by [`set_enabled`]: 0 for the environment's choice, 1 on, 2 off.

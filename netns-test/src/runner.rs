@@ -45,6 +45,18 @@ pub(crate) fn libtest_name(module_path: &str, name: &str) -> String {
     }
 }
 
+/// Whether `test` is [`libtest_name`]`(module_path, name)`, without building it (the
+/// fork server's registry is searched on every test).
+pub(crate) fn is_libtest_name(test: &str, module_path: &str, name: &str) -> bool {
+    match module_path.split_once("::") {
+        Some((_, rest)) => test
+            .strip_prefix(rest)
+            .and_then(|t| t.strip_prefix("::"))
+            .is_some_and(|t| t == name),
+        None => test == name,
+    }
+}
+
 /// Entry point from the generated test function.
 pub(crate) fn run(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outcome) {
     let name = libtest_name(spec.module_path, spec.name);
@@ -570,5 +582,18 @@ mod tests {
             "seeds::s1::pings"
         );
         assert_eq!(libtest_name("s1", spec.name), "pings");
+        for (module_path, name) in [
+            ("it::seeds::s1", "pings"),
+            ("s1", "pings"),
+            ("it::seeds", "s1::pings"),
+        ] {
+            for test in ["seeds::s1::pings", "pings", "s1::pings", "seeds::s1::ping"] {
+                assert_eq!(
+                    is_libtest_name(test, module_path, name),
+                    libtest_name(module_path, name) == test,
+                    "{test} vs {module_path} {name}"
+                );
+            }
+        }
     }
 }

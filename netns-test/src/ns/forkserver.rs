@@ -206,7 +206,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             let rc = unsafe { libc::waitpid(running[i].pid, &mut status, libc::WNOHANG) };
             if rc == running[i].pid {
                 let r = running.remove(i);
-                reply(r.conn.as_fd(), &Reply::Ended(mirrored(status)));
+                reply(r.conn.as_fd(), &Reply::Ended(spawn::mirrored(status)));
             }
         }
 
@@ -447,20 +447,6 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
     })
 }
 
-/// The wait status the runner gets for a child's `status`: PID 1 of a PID namespace
-/// cannot die of its own signals, so it ends with 128+N for a test child killed by
-/// signal N; that becomes death by signal N again (as the intermediate of a forked or
-/// re-executed child reports it).
-fn mirrored(status: libc::c_int) -> libc::c_int {
-    if libc::WIFEXITED(status) {
-        let code = libc::WEXITSTATUS(status);
-        if (129..=192).contains(&code) {
-            return code - 128;
-        }
-    }
-    status
-}
-
 /// The cloned child, PID 1 of its namespaces: finishes entering them, splits off the
 /// test child (which goes on here) and stays behind as its init.
 fn cloned_child(ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
@@ -508,28 +494,8 @@ fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -
     let ctl = keep_only(ctl);
     let raw = ctl.as_raw_fd();
     // SAFETY: this process is single-threaded (a fresh fork).
-    if let Err((stage, errno)) = unsafe { spawn::enter_new_namespaces(maps) } {
+    if let Err((stage, errno)) = unsafe { spawn::enter_and_split(maps) } {
         fail_warm(raw, stage, errno)
-    }
-    // SAFETY: single-threaded; the parent branch never returns.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        fail_warm(
-            raw,
-            Stage::Fork,
-            io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        )
-    }
-    if pid > 0 {
-        // SAFETY: the intermediate only waits and mirrors, then exits.
-        unsafe { spawn::wait_and_mirror(pid) }
-    }
-    // PID 1 of the new PID namespace; set after the unshare, which cleared it.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    // SAFETY: single-threaded; init stays behind, the test child returns here.
-    if let Err(e) = unsafe { spawn::split_init(false) } {
-        fail_warm(raw, Stage::Fork, e.raw_os_error().unwrap_or(0))
     }
     await_test(ctl, spares)
 }

@@ -81,38 +81,13 @@ pub(crate) fn isolate(cmd: &mut Command, fds: ChildFds<'_>) {
         // stop here (PR_SET_PDEATHSIG only covers deaths after the call).
         die_with_parent(runner);
         // SAFETY: between fork and exec in the single-threaded child.
-        let fail = |stage: Stage, e: io::Error| -> io::Error {
+        if let Err((stage, errno)) = unsafe { enter_and_split(&maps) } {
             let b = [stage as u8];
             // SAFETY: write(2) from a buffer on our stack to a descriptor we inherited.
             unsafe { libc::write(verdict, b.as_ptr().cast(), 1) };
-            e
-        };
-        // SAFETY: between fork and exec in the single-threaded child.
-        if let Err((stage, errno)) = unsafe { enter_new_namespaces(&maps) } {
-            return Err(fail(stage, io::Error::from_raw_os_error(errno)));
+            return Err(io::Error::from_raw_os_error(errno));
         }
-        // SAFETY: fork in the single-threaded child; both sides only make
-        // async-signal-safe calls until the exec.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(fail(Stage::Fork, io::Error::last_os_error()));
-        }
-        if pid > 0 {
-            // SAFETY: this branch only calls async-signal-safe functions and never
-            // returns into the standard library's post-fork code.
-            unsafe { wait_and_mirror(pid) }
-        }
-        // The new PID namespace's PID 1. Set after the unshare: gaining capabilities
-        // clears the parent-death signal.
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-
-        place_child_fds([verdict, out, err, life])?;
-        // PID 1 stays behind as the namespace's init; the test child is its child, an
-        // ordinary process (init ignores its own SIGABRT, so `abort()` would spin).
-        // SAFETY: single-threaded child between fork and exec; see `split_init`.
-        unsafe { split_init(false)? };
-        Ok(())
+        place_child_fds([verdict, out, err, life])
     };
     // SAFETY: the hook only performs async-signal-safe calls (see above) and allocates
     // nothing.
@@ -282,6 +257,49 @@ pub(crate) fn make_root_private() -> Result<(), (Stage, i32)> {
     Ok(())
 }
 
+/// Takes the calling process into new namespaces (see [`enter_new_namespaces`]) and
+/// splits it the way a test's child runs: an intermediate stays outside the new PID
+/// namespace, waiting for the namespace's PID 1 and ending the way it did; PID 1 stays
+/// behind as the namespace's init (see [`split_init`]); the call returns `Ok` in the
+/// test child, an ordinary process (init ignores its own SIGABRT, so `abort()` would
+/// spin in PID 1). On failure, the step and its errno.
+///
+/// # Safety
+/// As [`enter_new_namespaces`]: single-threaded, async-signal-safe, allocates nothing.
+pub(crate) unsafe fn enter_and_split(maps: &IdMaps) -> Result<(), (Stage, i32)> {
+    // SAFETY: the caller guarantees a single thread.
+    unsafe { enter_new_namespaces(maps) }?;
+    // SAFETY: fork in a single-threaded process; the parent branch never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err((Stage::Fork, errno()));
+    }
+    if pid > 0 {
+        // SAFETY: the intermediate only waits and mirrors, then exits.
+        unsafe { wait_and_mirror(pid) }
+    }
+    // PID 1 of the new PID namespace. Set after the unshare: gaining capabilities
+    // clears the parent-death signal.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // SAFETY: still single-threaded.
+    unsafe { split_init(false) }.map_err(|e| (Stage::Fork, e.raw_os_error().unwrap_or(0)))
+}
+
+/// The wait status a process ending with `status` stands for: PID 1 of a PID namespace
+/// cannot die of its own signals, so it ends with 128+N for a child killed by signal
+/// N (see [`split_init`]); that is death by signal N again. Pure arithmetic, so
+/// async-signal-safe.
+pub(crate) fn mirrored(status: libc::c_int) -> libc::c_int {
+    if libc::WIFEXITED(status) {
+        let code = libc::WEXITSTATUS(status);
+        if (129..=192).contains(&code) {
+            return code - 128;
+        }
+    }
+    status
+}
+
 /// Called in PID 1 of a fresh PID namespace: forks the process that goes on (the call
 /// returns `Ok` in it) while PID 1 stays behind as the namespace's init. Init reaps
 /// every orphan and, when the process that went on ends, ends the same way; a death by
@@ -364,14 +382,11 @@ pub(crate) unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
         let Some(status) = wait_for(pid, false) else {
             libc::_exit(127)
         };
-        let sig = if libc::WIFSIGNALED(status) {
-            libc::WTERMSIG(status)
-        } else {
-            match libc::WEXITSTATUS(status) {
-                code @ 129..=192 => code - 128,
-                code => libc::_exit(code),
-            }
-        };
+        let status = mirrored(status);
+        if !libc::WIFSIGNALED(status) {
+            libc::_exit(libc::WEXITSTATUS(status))
+        }
+        let sig = libc::WTERMSIG(status);
         libc::signal(sig, libc::SIG_DFL);
         libc::kill(libc::getpid(), sig);
         libc::_exit(128 + sig)
