@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 
 use pcap_file::pcapng::{Block, PcapNgReader};
 
+use crate::support::output_text as text;
+
 mod victims {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -210,14 +212,6 @@ fn run_victim(name: &str, artifacts: Option<&Path>, env: &[(&str, &str)]) -> Out
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A fresh artifacts root for one check.

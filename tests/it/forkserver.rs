@@ -135,11 +135,7 @@ fn without_user_namespaces(env: &[(&str, &str)]) -> std::process::Output {
 fn without_user_namespaces_both_ways_say_what_to_fix() {
     for env in [&[][..], &[("NETNS_TEST_FORK_SERVER", "0")][..]] {
         let out = without_user_namespaces(env);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = crate::support::output_text(&out);
         assert!(!out.status.success(), "{env:?}: {text}");
         assert!(
             text.contains("user namespaces are disabled: /proc/sys/user/max_user_namespaces is 0"),

@@ -40,11 +40,7 @@ fn a_missing_device_kind_is_named_with_its_config_option() {
         ])
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = crate::support::output_text(&out);
     let lacks_dummy = text.contains("lacks what this topology needs");
     if let Some(has) = kernel_config("CONFIG_DUMMY") {
         assert_eq!(

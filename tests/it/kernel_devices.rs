@@ -70,11 +70,7 @@ pub(crate) fn run_victim(name: &str) -> (bool, String) {
         .args([name, "--exact", "--ignored", "--nocapture"])
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = crate::support::output_text(&out);
     (out.status.success(), text)
 }
 

@@ -1,9 +1,19 @@
 //! Helpers several test modules share.
 
 use std::net::UdpSocket;
+use std::process::Output;
 use std::time::Duration;
 
 use netns_test::{Net, Node};
+
+/// What a finished process printed: its stdout, then its stderr.
+pub(crate) fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
 
 /// The node's interfaces by name, without the kernel's fallback tunnels (which a
 /// namespace holds once tunnel modules are loaded).

@@ -11,6 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::output_text as text;
+
 mod victims {
     use netns_test::{Net, netns_test};
 
@@ -201,14 +203,6 @@ fn run_to_end(name: &str) -> Output {
         "the machine's network namespace changed"
     );
     out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
