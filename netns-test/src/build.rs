@@ -375,12 +375,14 @@ fn create_veth(link: &Link, index: [u32; 2], peer_ns: Option<&OwnedFd>) -> Reque
         up: false,
         ..b.config.clone()
     };
-    let peer = with_config(peer, &peer_cfg).build();
+    let mut peer = with_config(peer, &peer_cfg).build();
+    one_queue_each_way(&mut peer);
     let main = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
         .name(a.iface.clone())
         .index(index[0])
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
-    let msg = with_config(main, &a.config).build();
+    let mut msg = with_config(main, &a.config).build();
+    one_queue_each_way(&mut msg);
     Request::new(
         RouteNetlinkMessage::NewLink(msg),
         NLM_F_CREATE | NLM_F_EXCL,
@@ -389,6 +391,15 @@ fn create_veth(link: &Link, index: [u32; 2], peer_ns: Option<&OwnedFd>) -> Reque
             a.iface, b.iface, b.node
         ),
     )
+}
+
+/// Asks for one transmit and one receive queue. Without the attributes veth allocates
+/// a queue per possible CPU and then cuts the real count down to one; cutting queues
+/// waits for an RCU grace period (`synchronize_net` under the RTNL lock), once for each
+/// end of the pair. One queue each way is what the kernel leaves in use anyway.
+fn one_queue_each_way(msg: &mut LinkMessage) {
+    msg.attributes.push(LinkAttribute::NumTxQueues(1));
+    msg.attributes.push(LinkAttribute::NumRxQueues(1));
 }
 
 pub(crate) fn add_address(iface: &str, index: u32, net: &IpNet) -> Request {

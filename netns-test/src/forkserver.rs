@@ -242,6 +242,7 @@ impl Server {
                 pid,
                 pidfd: got.remove(0),
                 conn,
+                held: Vec::new(),
             })),
             Some(Reply::Failed(stage, errno)) => {
                 Ok(Launch::Refused(stage, io::Error::from_raw_os_error(errno)))
@@ -324,6 +325,9 @@ pub(crate) struct Child {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     conn: OwnedFd,
+    /// What the server sent with the end: the child's mount namespace, for the runner
+    /// to close off the test's path.
+    held: Vec<OwnedFd>,
 }
 
 impl Child {
@@ -332,13 +336,21 @@ impl Child {
         server::kill(self.pidfd.as_fd())
     }
 
+    /// Descriptors that came with the end (see `held`), to be closed off the path.
+    pub(crate) fn take_held(&mut self) -> Vec<OwnedFd> {
+        std::mem::take(&mut self.held)
+    }
+
     /// Waits until the server reports how the child ended.
     pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
         let mut buf = [0u8; 16];
         loop {
-            let (n, _) = recv_with_fds(self.conn.as_fd(), &mut buf)?;
+            let (n, fds) = recv_with_fds(self.conn.as_fd(), &mut buf)?;
             match Reply::decode(&buf[..n]) {
-                Some(Reply::Ended(status)) => return Ok(ExitStatus::from_raw(status)),
+                Some(Reply::Ended(status)) => {
+                    self.held = fds;
+                    return Ok(ExitStatus::from_raw(status));
+                }
                 _ if n == 0 => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,

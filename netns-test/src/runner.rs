@@ -275,6 +275,7 @@ fn parent(name: &str, settings: &Settings) {
     });
     let verdict_at = Instant::now();
     let status = child.wait();
+    let held = child.take_held();
     drop(life_w);
     if timing {
         eprintln!(
@@ -291,7 +292,7 @@ fn parent(name: &str, settings: &Settings) {
         _ => true,
     };
     let finishing = Instant::now();
-    let forensics = session.finish(failed).unwrap_or_default();
+    let forensics = session.finish(failed, held).unwrap_or_default();
     if timing {
         eprintln!(
             "netns-test timing: capture finished in {:.2} ms",
@@ -390,6 +391,15 @@ impl Child {
             Child::Exec(c) => c.kill(),
             Child::Forked(c) => c.kill(),
         };
+    }
+
+    /// Descriptors to close once the child has ended (the fork server's child's mount
+    /// namespace).
+    fn take_held(&mut self) -> Vec<OwnedFd> {
+        match self {
+            Child::Exec(_) => Vec::new(),
+            Child::Forked(c) => c.take_held(),
+        }
     }
 
     fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {

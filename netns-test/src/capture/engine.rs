@@ -43,6 +43,9 @@ pub(crate) struct Trace {
     /// Per node: packets the kernel dropped because the socket's buffer was full.
     pub(crate) kernel_drops: Vec<(String, u64)>,
     pub(crate) snaplen: u32,
+    /// The packet sockets, for the caller to close off the test's path (closing one
+    /// waits for an RCU grace period; see [`super::closer`]).
+    pub(crate) sockets: Vec<OwnedFd>,
 }
 
 /// A running capture.
@@ -146,13 +149,12 @@ fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, li
         .iter()
         .map(|r| (r.node.clone(), r.kernel_drops))
         .collect();
-    // Closing a packet socket waits for an RCU grace period: not on the test's path.
-    super::closer::close_later(readers.into_iter().map(|r| r.packet).collect());
     Trace {
         store,
         start,
         kernel_drops,
         snaplen,
+        sockets: readers.into_iter().map(|r| r.packet).collect(),
     }
 }
 

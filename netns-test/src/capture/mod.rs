@@ -83,9 +83,15 @@ impl Session {
 
     /// Stops the capture. When the test `failed` (or the policy is `always`) the trace
     /// is written; returns the text for the failure message (`None` when the test
-    /// passed or nothing was captured).
-    pub(crate) fn finish(self, failed: bool) -> Option<String> {
-        let Some(trace) = self.running.and_then(engine::Running::finish) else {
+    /// passed or nothing was captured). The capture's sockets, and `to_close` with
+    /// them, are closed on a thread of their own.
+    pub(crate) fn finish(self, failed: bool, mut to_close: Vec<OwnedFd>) -> Option<String> {
+        let trace = self.running.and_then(engine::Running::finish).map(|mut t| {
+            to_close.append(&mut t.sockets);
+            t
+        });
+        closer::close_later(to_close);
+        let Some(trace) = trace else {
             if failed && let Some(p) = self.problem {
                 return Some(format!("netns-test: no packet trace: {p}\n"));
             }

@@ -53,6 +53,8 @@ struct Warm {
     pidfd: OwnedFd,
     ctl: OwnedFd,
     ready: bool,
+    /// The child's mount namespace, once it is ready (see [`mount_namespace`]).
+    mnt: Option<OwnedFd>,
 }
 
 /// A request waiting for a ready child.
@@ -69,6 +71,7 @@ struct Running {
     pidfd: OwnedFd,
     conn: OwnedFd,
     ctl: Option<OwnedFd>,
+    mnt: Option<OwnedFd>,
 }
 
 /// The most spare namespaces a warm child makes ahead of its test.
@@ -175,6 +178,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             match (n, msg[0]) {
                 (1, b'R') => {
                     warm[i].ready = true;
+                    warm[i].mnt = mount_namespace(warm[i].pid);
                     broken = false;
                 }
                 (6, b'F') => gone.push((
@@ -206,7 +210,11 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             let rc = unsafe { libc::waitpid(running[i].pid, &mut status, libc::WNOHANG) };
             if rc == running[i].pid {
                 let r = running.remove(i);
-                reply(r.conn.as_fd(), &Reply::Ended(spawn::mirrored(status)));
+                // The mount namespace goes with the reply: the runner closes it off
+                // the test's path (see `mount_namespace`).
+                let held: Vec<BorrowedFd<'_>> = r.mnt.iter().map(AsFd::as_fd).collect();
+                let ended = Reply::Ended(spawn::mirrored(status)).encode();
+                let _ = send_with_fds(r.conn.as_fd(), &ended, &held);
             }
         }
 
@@ -239,6 +247,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
                 pidfd: w.pidfd,
                 conn: p.conn,
                 ctl: Some(w.ctl),
+                mnt: w.mnt,
             });
         }
     }
@@ -444,7 +453,22 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
         pidfd,
         ctl,
         ready: false,
+        mnt: None,
     })
+}
+
+/// The mount namespace of the ready child `pid`, held so that its last process does
+/// not free it.
+///
+/// Freeing a mount namespace unmounts its copy of the mount table and then waits for
+/// an RCU grace period (`namespace_unlock` in the kernel). Done by the namespace's
+/// init as it exits, that wait sat between a test's verdict and its end (0.1 ms
+/// typically, several ms at times). Held here, the namespace is freed when the runner
+/// closes this descriptor, on a thread of its own. `None` if it cannot be opened: the
+/// child's init then frees the namespace as before.
+fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
+    let path = format!("/proc/{pid}/ns/mnt");
+    std::fs::File::open(path).ok().map(OwnedFd::from)
 }
 
 /// The cloned child, PID 1 of its namespaces: finishes entering them, splits off the
