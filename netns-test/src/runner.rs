@@ -156,8 +156,21 @@ fn run_body(
 ) -> std::thread::Result<Outcome> {
     let capture = Settings::from_env(options).is_ok_and(|s| s.policy != CapturePolicy::Never);
     let started = std::time::Instant::now();
-    if capture && let Err(e) = capture::handoff::send(net, verdict) {
-        eprintln!("netns-test: packet capture unavailable: {e}");
+    if capture {
+        match capture::handoff::send(net, verdict) {
+            Ok(()) => {}
+            Err(capture::handoff::SendError::Capture(e)) => {
+                eprintln!("netns-test: packet capture unavailable: {e}");
+            }
+            Err(capture::handoff::SendError::Stranded(e)) => {
+                return Ok(Outcome::Fail(vec![
+                    "netns-test: could not return to the host node after opening the \
+                     capture's sockets in the other nodes; the body did not run"
+                        .to_owned(),
+                    e.to_string(),
+                ]));
+            }
+        }
     }
     if std::env::var_os("NETNS_TEST_TIMING").is_some() {
         eprintln!(

@@ -30,31 +30,32 @@ const MAGIC: &str = "netns-test-capture ";
 /// parent's thread must fit.
 const RCVBUF: usize = 32 * 1024 * 1024;
 
+/// Why [`send`] failed.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// The sockets could not be opened or sent: the test runs without a capture.
+    Capture(io::Error),
+    /// The calling thread could not go back to the host node after visiting the
+    /// others: the body must not run there.
+    Stranded(io::Error),
+}
+
 /// Child side: opens the sockets in every node of `net` and sends them on `verdict`.
-pub(crate) fn send(net: &Net, verdict: BorrowedFd<'_>) -> io::Result<()> {
+///
+/// The calling thread visits each node in turn (a socket keeps the namespace it was
+/// made in) and then returns to the host node, which it must be in; the build does
+/// the same. A helper thread doing the visits cost more than the sockets.
+pub(crate) fn send(net: &Net, verdict: BorrowedFd<'_>) -> Result<(), SendError> {
     let mut names = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
-    // One thread visits every node in turn (a socket keeps the namespace it was made
-    // in); a thread per node cost more than the sockets.
-    let opened = std::thread::scope(|s| {
-        s.spawn(|| -> io::Result<Vec<(OwnedFd, OwnedFd)>> {
-            let mut out = Vec::new();
-            for node in net.nodes() {
-                crate::ns::setns_net(node.netns())?;
-                let p = packet_socket_all()?;
-                setsockopt(&p, sockopt::ReceiveTimestampns, &true)?;
-                // Past net.core.rmem_max only with CAP_NET_ADMIN; the plain request is
-                // capped by the kernel, which is fine.
-                if setsockopt(&p, sockopt::RcvBufForce, &RCVBUF).is_err() {
-                    let _ = setsockopt(&p, sockopt::RcvBuf, &RCVBUF);
-                }
-                out.push((p, links::open_socket()?));
-            }
-            Ok(out)
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })?;
+    let mut opened = Vec::new();
+    let visited = net.nodes().try_for_each(|node| -> io::Result<()> {
+        crate::ns::setns_net(node.netns())?;
+        opened.push(open_pair()?);
+        Ok(())
+    });
+    crate::ns::setns_net(net.host().netns()).map_err(SendError::Stranded)?;
+    visited.map_err(SendError::Capture)?;
     for (node, (packet, netlink)) in net.nodes().zip(opened) {
         names.push(node.name().to_owned());
         fds.push(packet);
@@ -75,12 +76,26 @@ pub(crate) fn send(net: &Net, verdict: BorrowedFd<'_>) -> io::Result<()> {
         verdict,
         header.as_bytes(),
         chunks.next().unwrap_or_default(),
-    )?;
+    )
+    .map_err(SendError::Capture)?;
     for chunk in chunks {
         // One byte of padding carries each further batch; the parent skips it.
-        send_with_fds(verdict, b"\n", chunk)?;
+        send_with_fds(verdict, b"\n", chunk).map_err(SendError::Capture)?;
     }
     Ok(())
+}
+
+/// A packet socket for every interface of the calling thread's namespace, with
+/// timestamps and a large buffer, and a netlink socket for the interfaces' names.
+fn open_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let p = packet_socket_all()?;
+    setsockopt(&p, sockopt::ReceiveTimestampns, &true)?;
+    // Past net.core.rmem_max only with CAP_NET_ADMIN; the plain request is capped by
+    // the kernel, which is fine.
+    if setsockopt(&p, sockopt::RcvBufForce, &RCVBUF).is_err() {
+        let _ = setsockopt(&p, sockopt::RcvBuf, &RCVBUF);
+    }
+    Ok((p, links::open_socket()?))
 }
 
 /// Parent side: collects the header and descriptors from the start of the verdict
