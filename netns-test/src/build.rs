@@ -64,6 +64,8 @@ pub(crate) struct BuiltNode {
     pub(crate) name: String,
     pub(crate) netns: OwnedFd,
     pub(crate) nl: Netlink,
+    /// `lo` is up already (the namespace was a fork server's spare).
+    pub(crate) lo_up: bool,
     /// The far ends of the node's tun and tap devices, by interface name.
     pub(crate) taps: Vec<(String, OwnedFd)>,
     /// The node's `/etc/hosts` and host name, when the topology asks for them.
@@ -127,13 +129,27 @@ fn uses_v6(topo: &Topology) -> bool {
 
 /// Creates the namespace of one node on the calling thread, which stays in it.
 fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
-    // One the fork server's child made before the test was known, if any is left.
-    let spare = ns::forkserver::take_spare_netns().and_then(|fd| {
-        ns::setns_net(std::os::fd::AsFd::as_fd(&fd))
-            .ok()
-            .map(|()| fd)
-    });
-    let netns = spare.map_or_else(ns::new_netns_here, Ok).map_err(|e| {
+    // One the fork server's child made before the test was known, if any is left. Its
+    // `lo` is up, so only a node that wants `lo` up and sets no sysctls of its own
+    // (which a fresh namespace gets before `lo` comes up) takes one.
+    let spare = (spec.loopback && spec.sysctls.is_empty())
+        .then(ns::forkserver::take_spare)
+        .flatten()
+        .and_then(|spare| ns::setns_net(spare.netns.as_fd()).ok().map(|()| spare));
+    if let Some(spare) = spare {
+        write_sysctls(spec, v6)?;
+        return Ok(BuiltNode {
+            name: spec.name.clone(),
+            netns: spare.netns,
+            nl: spare.nl,
+            lo_up: true,
+            taps: Vec::new(),
+            env: None,
+            emulated: Vec::new(),
+            forwarders: Vec::new(),
+        });
+    }
+    let netns = ns::new_netns_here().map_err(|e| {
         let what = if e.raw_os_error() == Some(libc::ENOSPC) {
             let limit = std::fs::read_to_string("/proc/sys/user/max_net_namespaces")
                 .map(|v| v.trim().to_owned())
@@ -155,6 +171,7 @@ fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
         name: spec.name.clone(),
         netns,
         nl,
+        lo_up: false,
         taps: Vec::new(),
         env: None,
         emulated: Vec::new(),
@@ -217,6 +234,7 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
         name: HOST.to_owned(),
         netns: host_netns,
         nl,
+        lo_up: false,
         taps: Vec::new(),
         env: None,
         emulated: Vec::new(),
@@ -329,6 +347,12 @@ impl Indexes {
         // Validation guarantees every referenced interface exists.
         self.map.get(&(node, name.to_owned())).copied().unwrap_or(0)
     }
+}
+
+/// `ip link set lo up` (the loopback device is index 1 in every namespace).
+pub(crate) fn loopback_up() -> Request {
+    let msg = LinkUnspec::new_with_index(1).up().build();
+    Request::new(RouteNetlinkMessage::SetLink(msg), 0, "ip link set lo up")
 }
 
 pub(crate) fn with_config<T>(
@@ -650,13 +674,8 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     clock.lap("first device of each kind");
 
     for (n, node) in topo.nodes.iter().enumerate() {
-        if node.loopback {
-            let msg = LinkUnspec::new_with_index(1).up().build();
-            rest.push(
-                n,
-                Request::new(RouteNetlinkMessage::SetLink(msg), 0, "ip link set lo up"),
-                None,
-            );
+        if node.loopback && !nodes[n].lo_up {
+            rest.push(n, loopback_up(), None);
         }
     }
     let refused = rest.run(&mut nodes)?;
@@ -847,7 +866,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
     }
     wait_until_up(&mut nodes, pending)?;
     clock.lap("links up");
-    clock.report(topo.nodes.len());
+    clock.report(topo.nodes.len(), nodes.iter().filter(|n| n.lo_up).count());
     Ok(nodes)
 }
 
@@ -885,7 +904,7 @@ impl PhaseClock {
         }
     }
 
-    fn report(&self, nodes: usize) {
+    fn report(&self, nodes: usize, made_ahead: usize) {
         if self.on {
             let laps: Vec<String> = self
                 .laps
@@ -901,7 +920,8 @@ impl PhaseClock {
                 })
                 .unwrap_or_default();
             eprintln!(
-                "netns-test timing: build of {nodes} nodes {:.2} ms: {} (ms); peak RSS {peak}",
+                "netns-test timing: build of {nodes} nodes {:.2} ms: {} (ms); {made_ahead} \
+                 namespaces made ahead by the fork server; peak RSS {peak}",
                 self.start.elapsed().as_secs_f64() * 1e3,
                 laps.join(", ")
             );

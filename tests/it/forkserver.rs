@@ -147,3 +147,79 @@ fn without_user_namespaces_both_ways_say_what_to_fix() {
         );
     }
 }
+
+/// Namespaces the fork server's children make ahead of a test come with `lo` up; a node
+/// that wants `lo` down, or sets sysctls (which a fresh namespace gets before `lo`
+/// comes up), must still be built as the topology says.
+mod spares {
+    use netns_test::{Net, netns_test};
+
+    /// The same topology twice in one process: the second test's nodes are offered the
+    /// spares sized by the first.
+    fn loopback_as_the_topology_says(net: &Net) {
+        let lo = |node: &str| net.node(node).interface("lo").unwrap();
+        for plain in ["plain1", "plain2"] {
+            assert!(lo(plain).up, "{plain}: lo should be up");
+            net.node(plain).ping("127.0.0.1").unwrap();
+        }
+        let down = lo("no_lo");
+        assert!(!down.up, "no_lo: lo should be down");
+        assert!(down.addresses.is_empty(), "no_lo: {:?}", down.addresses);
+        assert!(lo("tuned").up, "tuned: lo should be up");
+        let rp = net
+            .node("tuned")
+            .run(|| std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter").unwrap());
+        assert_eq!(rp.trim(), "2");
+    }
+
+    /// Enough runs in one process that the later ones get children made after the
+    /// first test told its size (the server keeps up to four children ready).
+    macro_rules! runs {
+        ($($name:ident)*) => {$(
+            #[netns_test(topology = r#"
+                [nodes.plain1]
+                [nodes.plain2]
+                [nodes.no_lo]
+                loopback = false
+                [nodes.tuned]
+                sysctl = { "net.ipv4.conf.all.rp_filter" = 2 }
+            "#)]
+            #[ignore = "run by spare_namespaces_keep_the_topologys_loopback_and_sysctls"]
+            fn $name(net: &Net) {
+                loopback_as_the_topology_says(net);
+            }
+        )*};
+    }
+    runs!(run1 run2 run3 run4 run5 run6 run7);
+}
+
+#[test]
+fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "forkserver::spares::",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NETNS_TEST_TIMING", "1")
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .env_remove("NETNS_TEST_FORK_SERVER")
+        .output()
+        .unwrap();
+    let text = crate::support::output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.matches("child started from the fork server").count(),
+        7,
+        "{text}"
+    );
+    // Of the four nodes, the two that may take a namespace made ahead did, at least
+    // in the later runs.
+    assert!(
+        text.contains("; 2 namespaces made ahead by the fork server"),
+        "{text}"
+    );
+    assert!(!text.contains("; 3 namespaces made ahead"), "{text}");
+    assert!(!text.contains("; 4 namespaces made ahead"), "{text}");
+}

@@ -344,7 +344,14 @@ fn to_high(fd: OwnedFd) -> io::Result<OwnedFd> {
 static CTL: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
 
 /// Network namespaces a warm child made before its test was known.
-static SPARES: std::sync::Mutex<Vec<OwnedFd>> = std::sync::Mutex::new(Vec::new());
+static SPARES: std::sync::Mutex<Vec<Spare>> = std::sync::Mutex::new(Vec::new());
+
+/// A network namespace made ahead of the test, with `lo` already up and a netlink
+/// socket already open in it: what a node with no sysctls of its own starts as.
+pub(crate) struct Spare {
+    pub(crate) netns: OwnedFd,
+    pub(crate) nl: crate::netlink::Netlink,
+}
 
 /// Tells the server, if this test child came from one, that the test's topology has
 /// `nodes` namespaces besides the host: its next children make that many in advance.
@@ -359,7 +366,7 @@ pub(crate) fn report_nodes(nodes: usize) {
 
 /// A network namespace made in advance (owned by this test's user namespace), if any
 /// is left.
-pub(crate) fn take_spare_netns() -> Option<OwnedFd> {
+pub(crate) fn take_spare() -> Option<Spare> {
     SPARES.lock().ok()?.pop()
 }
 
@@ -370,8 +377,13 @@ fn make_spares(n: usize) {
     };
     let mut made = Vec::with_capacity(n);
     for _ in 0..n {
-        match super::new_netns_here().and_then(to_high) {
-            Ok(fd) => made.push(fd),
+        match super::new_netns_here().and_then(to_high).and_then(|netns| {
+            Ok(Spare {
+                netns,
+                nl: loopback_up()?,
+            })
+        }) {
+            Ok(spare) => made.push(spare),
             Err(_) => break,
         }
     }
@@ -381,6 +393,18 @@ fn make_spares(n: usize) {
     }
     if let Ok(mut spares) = SPARES.lock() {
         *spares = made;
+    }
+}
+
+/// Opens a netlink socket in the calling thread's namespace and brings `lo` up with it.
+/// The socket is kept clear of 3 to 6, where the test's descriptors go.
+fn loopback_up() -> io::Result<crate::netlink::Netlink> {
+    let mut nl = crate::netlink::Netlink::open()?;
+    nl.move_to_at_least(100)?;
+    let refused = nl.execute(&[crate::build::loopback_up()])?;
+    match refused.into_iter().next() {
+        None => Ok(nl),
+        Some(r) => Err(r.error),
     }
 }
 
