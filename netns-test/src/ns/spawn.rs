@@ -397,7 +397,23 @@ pub(crate) unsafe fn wait_and_mirror(pid: libc::pid_t) -> ! {
 /// every holder of its write end (the runner) is gone. This closes the gap that
 /// `PR_SET_PDEATHSIG` leaves: a runner killed between the fork and the moment a process
 /// asked for the signal, or a parent outside our PID namespace we cannot check.
+///
+/// The kernel does the watching: the pipe is set to signal its owner, this process,
+/// with `SIGKILL` (`F_SETSIG`) when it becomes readable (`O_ASYNC`), which it does
+/// only when the last writer closes. No thread is needed, so none has to start before
+/// the test or be killed at its end. Where that cannot be set up, a thread waits on
+/// the pipe instead.
 pub(crate) fn watch_lifeline(fd: std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    if kill_on_end_of_file(fd.as_raw_fd()).is_ok() {
+        // The write end may have closed before the signal was armed.
+        if at_end_of_file(&fd) {
+            super::exit_now(137);
+        }
+        // Kept open for the life of the process: closing it would disarm the signal.
+        std::mem::forget(fd);
+        return;
+    }
     let spawned = std::thread::Builder::new()
         .name("netns-test-lifeline".into())
         .spawn(move || {
@@ -416,6 +432,39 @@ pub(crate) fn watch_lifeline(fd: std::os::fd::OwnedFd) {
     if spawned.is_err() {
         // Without a watcher we cannot keep the promise; do not run at all.
         super::exit_now(137);
+    }
+}
+
+/// Asks the kernel to send `SIGKILL` to this process when `fd` (a pipe's read end)
+/// becomes readable.
+fn kill_on_end_of_file(fd: RawFd) -> io::Result<()> {
+    /// `F_SETSIG` from `<asm-generic/fcntl.h>`, which the libc crate does not export.
+    const F_SETSIG: libc::c_int = 10;
+    // SAFETY: fcntl with integer arguments on a descriptor we own.
+    unsafe {
+        if libc::fcntl(fd, libc::F_SETOWN, libc::getpid()) != 0
+            || libc::fcntl(fd, F_SETSIG, libc::SIGKILL) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_ASYNC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether the pipe `fd` is at end-of-file now (or broken), without waiting.
+fn at_end_of_file(fd: &std::os::fd::OwnedFd) -> bool {
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(fd),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(_) => false,
     }
 }
 
