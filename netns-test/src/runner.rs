@@ -257,7 +257,10 @@ fn parent(name: &str, settings: &Settings) {
         Launch::Started(c) => Child::Forked(c),
         Launch::Refused(stage, e) => refused(Some(stage), e),
         Launch::Unavailable => match spawn_reexecuted(&exe, name, fds) {
-            Ok(c) => Child::Exec(c),
+            Ok(c) => {
+                let mnt = ns::forkserver::mount_namespace(c.id() as libc::pid_t);
+                Child::Exec(c, mnt)
+            }
             Err(e) => {
                 drop((verdict_w, out_w, err_w, life_r));
                 let mut stage = [0u8; 1];
@@ -273,7 +276,7 @@ fn parent(name: &str, settings: &Settings) {
     let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
     if timing {
         let how = match child {
-            Child::Exec(_) => "re-executed",
+            Child::Exec(..) => "re-executed",
             Child::Forked(_) => "from the fork server",
         };
         eprintln!(
@@ -392,8 +395,10 @@ fn parent(name: &str, settings: &Settings) {
 
 /// A test's isolated child, however it was started.
 enum Child {
-    /// The test binary, re-executed.
-    Exec(std::process::Child),
+    /// The test binary, re-executed, and its mount namespace, held so that the
+    /// runner's closer frees it, off the test's path (see
+    /// `ns::forkserver::mount_namespace`).
+    Exec(std::process::Child, Option<OwnedFd>),
     /// A child of the fork server.
     Forked(forkserver::Child),
 }
@@ -401,23 +406,22 @@ enum Child {
 impl Child {
     fn kill(&mut self) {
         let _ = match self {
-            Child::Exec(c) => c.kill(),
+            Child::Exec(c, _) => c.kill(),
             Child::Forked(c) => c.kill(),
         };
     }
 
-    /// Descriptors to close once the child has ended (the fork server's child's mount
-    /// namespace).
+    /// Descriptors to close once the child has ended (its mount namespace).
     fn take_held(&mut self) -> Vec<OwnedFd> {
         match self {
-            Child::Exec(_) => Vec::new(),
+            Child::Exec(_, mnt) => mnt.take().into_iter().collect(),
             Child::Forked(c) => c.take_held(),
         }
     }
 
     fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
         match self {
-            Child::Exec(c) => c.wait(),
+            Child::Exec(c, _) => c.wait(),
             Child::Forked(c) => c.wait(),
         }
     }

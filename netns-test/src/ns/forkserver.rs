@@ -481,16 +481,16 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
     })
 }
 
-/// The mount namespace of the ready child `pid`, held so that its last process does
-/// not free it.
+/// The mount namespace of the child `pid` (a fork server's ready child, or the
+/// intermediate of a re-executed one), held so that its last process does not free it.
 ///
 /// Freeing a mount namespace unmounts its copy of the mount table and then waits for
 /// an RCU grace period (`namespace_unlock` in the kernel). Done by the namespace's
-/// init as it exits, that wait sat between a test's verdict and its end (0.1 ms
-/// typically, several ms at times). Held here, the namespace is freed when the runner
-/// closes this descriptor, on a thread of its own. `None` if it cannot be opened: the
-/// child's init then frees the namespace as before.
-fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
+/// last process as it exits, that wait sat between a test's verdict and its end (0.1
+/// ms typically, several ms at times). Held, the namespace is freed when the runner
+/// closes the descriptor, on a thread of its own. `None` if it cannot be opened: the
+/// last process then frees the namespace as before.
+pub(crate) fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
     let path = format!("/proc/{pid}/ns/mnt");
     std::fs::File::open(path).ok().map(OwnedFd::from)
 }
