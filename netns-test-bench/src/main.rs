@@ -93,11 +93,19 @@ fn body_for(name: &str) -> fn(&netns_test::Net) -> Outcome {
     }
 }
 
-/// One isolated test, timed from the call to the verdict.
+/// One isolated test, timed from the call to the verdict, on a thread of its own as
+/// libtest runs each test (the runner gives that thread a private descriptor table,
+/// which a thread reused for every test would carry from one test to the next).
 fn one(spec: &TestSpec) -> Duration {
-    let t = Instant::now();
-    run_test(spec, body_for(spec.name));
-    t.elapsed()
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let t = Instant::now();
+            run_test(spec, body_for(spec.name));
+            t.elapsed()
+        })
+        .join()
+        .expect("the test thread panicked")
+    })
 }
 
 fn repeat(spec: &TestSpec, n: usize) -> Vec<Duration> {
