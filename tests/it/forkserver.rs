@@ -16,6 +16,25 @@ fn the_body_runs_on_a_thread_named_after_the_test(_net: &Net) {
     );
 }
 
+/// The body's `/proc` is its own PID namespace's: it sees the test's processes only
+/// (the procfs is mounted before the test is known when the child comes from the fork
+/// server, by the child itself otherwise).
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn proc_shows_the_tests_own_processes(_net: &Net) {
+    let me = std::process::id();
+    assert_eq!(
+        std::fs::read_link("/proc/self").unwrap(),
+        std::path::Path::new(&me.to_string())
+    );
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The namespace's init and this process.
+    assert!(pids.contains(&1) && pids.contains(&me), "{pids:?}");
+    assert!(pids.len() <= 3, "{pids:?}");
+}
+
 mod victims {
     use netns_test::{Net, netns_test};
 
