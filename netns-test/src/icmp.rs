@@ -151,8 +151,9 @@ impl<'a> Prober<'a> {
             IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
             IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
         };
-        let sock = Socket::new(domain, Type::RAW, Some(proto))
-            .map_err(|e| Error::io(Some(node.name()), "opening a raw ICMP socket", e))?;
+        let sock =
+            crate::ns::in_netns(node.netns(), || Socket::new(domain, Type::RAW, Some(proto)))
+                .map_err(|e| Error::io(Some(node.name()), "opening a raw ICMP socket", e))?;
         if dest.is_ipv6() {
             nix::sys::socket::setsockopt(
                 &sock.as_fd(),
@@ -384,35 +385,35 @@ impl Node {
     /// [`Node::ping`] with options.
     pub fn ping_with(&self, dest: impl ToIpAddr, opts: PingOptions) -> Result<PingReply> {
         let dest = dest.to_ip_addr()?;
-        self.run(|| {
-            let mut p = Prober::open(self, dest)?;
-            let start = Instant::now();
-            p.send(1, opts.ttl, opts.payload)?;
-            match p.answer(1, start + opts.timeout)? {
-                Some(Answer::Echo { from, ttl }) => Ok(PingReply {
-                    from,
-                    ttl,
-                    rtt: start.elapsed(),
-                }),
-                Some(Answer::Unreachable { from, reason }) => Err(Error::Unreachable {
-                    node: self.name().to_owned(),
-                    dest,
-                    from,
-                    reason,
-                }),
-                Some(Answer::TimeExceeded { from }) => Err(Error::Unreachable {
-                    node: self.name().to_owned(),
-                    dest,
-                    from,
-                    reason: "time to live exceeded".into(),
-                }),
-                None => Err(Error::Timeout {
-                    node: self.name().to_owned(),
-                    what: format!("ping {dest}"),
-                    after: opts.timeout,
-                }),
-            }
-        })
+        // The socket is made in the node (see `Prober::open`); the rest runs on the
+        // calling thread.
+        let mut p = Prober::open(self, dest)?;
+        let start = Instant::now();
+        p.send(1, opts.ttl, opts.payload)?;
+        match p.answer(1, start + opts.timeout)? {
+            Some(Answer::Echo { from, ttl }) => Ok(PingReply {
+                from,
+                ttl,
+                rtt: start.elapsed(),
+            }),
+            Some(Answer::Unreachable { from, reason }) => Err(Error::Unreachable {
+                node: self.name().to_owned(),
+                dest,
+                from,
+                reason,
+            }),
+            Some(Answer::TimeExceeded { from }) => Err(Error::Unreachable {
+                node: self.name().to_owned(),
+                dest,
+                from,
+                reason: "time to live exceeded".into(),
+            }),
+            None => Err(Error::Timeout {
+                node: self.name().to_owned(),
+                what: format!("ping {dest}"),
+                after: opts.timeout,
+            }),
+        }
     }
 
     /// Traces the path to `dest` as `traceroute -I` does: echo requests with TTL 1, 2,
@@ -423,46 +424,44 @@ impl Node {
     pub fn trace(&self, dest: impl ToIpAddr) -> Result<Vec<Hop>> {
         let dest = dest.to_ip_addr()?;
         let timeout = Duration::from_secs(1);
-        self.run(|| {
-            let mut p = Prober::open(self, dest)?;
-            let mut hops = Vec::new();
-            for ttl in 1..=30u8 {
-                let seq = u16::from(ttl);
-                let start = Instant::now();
-                p.send(seq, Some(ttl), 56)?;
-                let answer = p.answer(seq, start + timeout)?;
-                let rtt = Some(start.elapsed());
-                match answer {
-                    Some(Answer::Echo { from, .. }) => {
-                        hops.push(Hop {
-                            ttl,
-                            addr: Some(from),
-                            rtt,
-                        });
-                        return Ok(hops);
-                    }
-                    Some(Answer::TimeExceeded { from }) => hops.push(Hop {
+        let mut p = Prober::open(self, dest)?;
+        let mut hops = Vec::new();
+        for ttl in 1..=30u8 {
+            let seq = u16::from(ttl);
+            let start = Instant::now();
+            p.send(seq, Some(ttl), 56)?;
+            let answer = p.answer(seq, start + timeout)?;
+            let rtt = Some(start.elapsed());
+            match answer {
+                Some(Answer::Echo { from, .. }) => {
+                    hops.push(Hop {
                         ttl,
                         addr: Some(from),
                         rtt,
-                    }),
-                    Some(Answer::Unreachable { from, reason }) => {
-                        return Err(Error::Unreachable {
-                            node: self.name().to_owned(),
-                            dest,
-                            from,
-                            reason,
-                        });
-                    }
-                    None => hops.push(Hop {
-                        ttl,
-                        addr: None,
-                        rtt: None,
-                    }),
+                    });
+                    return Ok(hops);
                 }
+                Some(Answer::TimeExceeded { from }) => hops.push(Hop {
+                    ttl,
+                    addr: Some(from),
+                    rtt,
+                }),
+                Some(Answer::Unreachable { from, reason }) => {
+                    return Err(Error::Unreachable {
+                        node: self.name().to_owned(),
+                        dest,
+                        from,
+                        reason,
+                    });
+                }
+                None => hops.push(Hop {
+                    ttl,
+                    addr: None,
+                    rtt: None,
+                }),
             }
-            Ok(hops)
-        })
+        }
+        Ok(hops)
     }
 }
 

@@ -103,14 +103,8 @@ pub(crate) fn create_tap(node: &BuiltNode, name: &str, index: u32) -> Result<Own
 }
 
 fn make(node: &BuiltNode, name: &str, index: u32, tap: bool) -> Result<OwnedFd> {
-    let fd = node.netns.as_fd();
-    let made: std::io::Result<File> = std::thread::scope(|s| {
-        s.spawn(|| {
-            crate::ns::setns_net(fd)?;
-            crate::ns::tun::create(name, index, tap)
-        })
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("the tun/tap thread panicked")))
+    let made: std::io::Result<File> = crate::ns::in_netns(node.netns.as_fd(), || {
+        crate::ns::tun::create(name, index, tap)
     });
     made.map(OwnedFd::from).map_err(|e| {
         Error::io(

@@ -26,6 +26,20 @@ fn run_returns_the_closures_value_and_sockets_keep_their_node(net: &Net) {
     drop(client);
 }
 
+/// A ping from a node makes its socket there and leaves the calling thread where it
+/// was: in the host node, on the host's own addresses.
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn pinging_from_a_node_leaves_the_caller_in_its_node(net: &Net) {
+    let here = || std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let before = here();
+    let reply = net.node("ns1").ping("192.168.1.2").unwrap();
+    assert_eq!(reply.from.to_string(), "192.168.1.2");
+    assert!(net.node("ns1").ping("10.9.9.9").is_err());
+    assert_eq!(here(), before);
+    // Still the host node: ns1's subnet is not reachable from here.
+    assert!(TcpStream::connect("192.168.1.2:9").is_err());
+}
+
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn the_host_node_cannot_reach_a_namespace_without_a_link(net: &Net) {
     // In S1 the host has only lo: the test's root namespace is not the machine's.

@@ -11,7 +11,7 @@ pub(crate) mod tun;
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `unshare(2)`: <https://man7.org/linux/man-pages/man2/unshare.2.html>
 pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
@@ -34,6 +34,36 @@ pub(crate) fn setns_net(fd: BorrowedFd<'_>) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Runs `make` on the calling thread inside the network namespace `netns`, then puts
+/// the thread back in the namespace it was in. For making a socket or device in a node
+/// (a socket keeps the namespace it was made in, whichever thread uses it later)
+/// without starting a thread for it.
+///
+/// A thread that could not go back would go on in the wrong node, so that ends the
+/// process, with a message; it does not happen short of running out of memory.
+pub(crate) fn in_netns<T>(
+    netns: BorrowedFd<'_>,
+    make: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    struct Back(OwnedFd);
+    impl Drop for Back {
+        fn drop(&mut self) {
+            if let Err(e) = setns_net(self.0.as_fd()) {
+                eprintln!(
+                    "netns-test: a thread could not return to its network namespace after \
+                     making a socket in a node: {e}"
+                );
+                std::process::abort();
+            }
+        }
+    }
+    let back = Back(current_netns()?);
+    setns_net(netns)?;
+    let made = make();
+    drop(back);
+    made
 }
 
 /// Opens the calling thread's current network namespace.
