@@ -7,7 +7,6 @@
 //! namespace it was created in, whichever thread uses it later.
 
 use std::io;
-use std::os::fd::{FromRawFd, RawFd};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -82,16 +81,6 @@ impl Netlink {
             link_events: Vec::new(),
             watching: false,
         })
-    }
-
-    /// Moves the socket to a descriptor number of at least `min` (close-on-exec), out
-    /// of the way of descriptors that will be placed at fixed numbers.
-    pub(crate) fn move_to_at_least(&mut self, min: RawFd) -> io::Result<()> {
-        let moved = nix::fcntl::fcntl(&self.sock, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))?;
-        // SAFETY: F_DUPFD_CLOEXEC just made `moved`; the new Socket is its only owner,
-        // and the old one (closed when dropped here) refers to the same socket.
-        self.sock = unsafe { Socket::from_raw_fd(moved) };
-        Ok(())
     }
 
     fn encode(&mut self, msg: RouteNetlinkMessage, flags: u16) -> u32 {

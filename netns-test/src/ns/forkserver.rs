@@ -396,11 +396,18 @@ fn make_spares(n: usize) {
     }
 }
 
+/// Puts `/dev/null` on descriptors 3 to 6 until the test's own take those numbers
+/// (`spawn::place_child_fds`), so that what this child opens before lands above them.
+fn reserve_test_fds() -> bool {
+    let Ok(null) = std::fs::File::open("/dev/null") else {
+        return false;
+    };
+    (spawn::VERDICT_FD..=spawn::LIFELINE_FD).all(|fd| super::dup_onto(null.as_fd(), fd).is_ok())
+}
+
 /// Opens a netlink socket in the calling thread's namespace and brings `lo` up with it.
-/// The socket is kept clear of 3 to 6, where the test's descriptors go.
 fn loopback_up() -> io::Result<crate::netlink::Netlink> {
     let mut nl = crate::netlink::Netlink::open()?;
-    nl.move_to_at_least(100)?;
     let refused = nl.execute(&[crate::build::loopback_up()])?;
     match refused.into_iter().next() {
         None => Ok(nl),
@@ -551,7 +558,10 @@ fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -
 /// In the test child, with its namespaces entered: makes the spare namespaces, reports
 /// ready, and turns into the test the server sends.
 fn await_test(ctl: OwnedFd, spares: usize) -> ! {
-    make_spares(spares);
+    // What the spares open must stay clear of 3 to 6, where the test's descriptors go.
+    if reserve_test_fds() {
+        make_spares(spares);
+    }
     tell(ctl.as_raw_fd(), b"R");
     let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
     let Ok((n, fds)) = recv_with_fds(ctl.as_fd(), &mut buf) else {

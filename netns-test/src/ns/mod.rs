@@ -102,8 +102,8 @@ pub(crate) fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
 
 /// Makes `fd` the process's descriptor `target` (`dup2(2)`), e.g. to restore stdout.
 pub(crate) fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
-    // SAFETY: dup2 on a valid descriptor; `target` is a descriptor number we are
-    // allowed to replace (stdout or stderr of this process).
+    // SAFETY: dup2 on a valid descriptor; `target` is a descriptor number the caller
+    // may replace (stdout, stderr, or a number kept for the test's descriptors).
     let rc = unsafe { libc::dup2(fd.as_raw_fd(), target) };
     if rc == -1 {
         Err(io::Error::last_os_error())
