@@ -148,8 +148,15 @@ fn main() {
         let name = args.get(pos + 1).map_or("pair", String::as_str);
         let spec = spec_for(Box::leak(name.to_owned().into_boxed_str()));
         let count = args.get(pos + 2).and_then(|c| c.parse().ok()).unwrap_or(8);
+        // With NEXTEST_EXECUTION_MODE=process-per-test, as one test a process.
+        let alone = std::env::var_os("NEXTEST_EXECUTION_MODE").is_some();
         for _ in 0..count {
-            println!("{name}: {:.2} ms", one(&spec).as_secs_f64() * 1e3);
+            let t = if alone {
+                repeat_alone(&spec, 1)[0]
+            } else {
+                one(&spec)
+            };
+            println!("{name}: {:.2} ms", t.as_secs_f64() * 1e3);
         }
         return;
     }
@@ -164,10 +171,14 @@ fn main() {
 
     let pair = spec_for("pair");
     let ping = spec_for("pairping");
-    // Re-executing the test binary per test is what the fork server saves; nextest's
-    // process-per-test mode (and NETNS_TEST_FORK_SERVER=0) still works that way.
+    // Re-executing the test binary per test is what the fork server saves;
+    // NETNS_TEST_FORK_SERVER=0 still works that way. Under nextest's process-per-test
+    // mode the runner clones each child itself, once per process: each of those runs
+    // starts when the previous one's threads have ended, as in a fresh process.
     let (ours_exec, ours_ping_exec) =
         without_fork_server(|| (repeat(&pair, n_pair), repeat(&ping, n_pair)));
+    let (ours_direct, ours_ping_direct) =
+        with_direct_start(|| (repeat_alone(&pair, n_pair), repeat_alone(&ping, n_pair)));
     // Read now, before the comparisons start processes of their own: the kernel keeps
     // the largest of every child waited for.
     let child_rss = max_rss_children_kib();
@@ -177,13 +188,21 @@ fn main() {
         &ours,
     ));
     table.push(Row::new(
-        "  the same, re-executed child (nextest, fork server off)",
+        "  the same, cloned by the runner (nextest, one test a process)",
+        &ours_direct,
+    ));
+    table.push(Row::new(
+        "  the same, re-executed child (fork server off)",
         &ours_exec,
     ));
     let ours_ping = repeat(&ping, n_pair);
     table.push(Row::new("S1 with a ping each way: netns-test", &ours_ping));
     table.push(Row::new(
-        "  the same, re-executed child (nextest, fork server off)",
+        "  the same, cloned by the runner (nextest, one test a process)",
+        &ours_ping_direct,
+    ));
+    table.push(Row::new(
+        "  the same, re-executed child (fork server off)",
         &ours_ping_exec,
     ));
     if root {
@@ -194,9 +213,9 @@ fn main() {
         ));
         table.ratio("shell way / netns-test, build only", &shell, &ours);
         table.ratio(
-            "shell way / netns-test re-executed, build only",
+            "shell way / netns-test under nextest, build only",
             &shell,
-            &ours_exec,
+            &ours_direct,
         );
         let shell_ping = shell::repeat_pair_shell_ping(n_pair.min(50));
         table.push(Row::new(
@@ -209,9 +228,9 @@ fn main() {
             &ours_ping,
         );
         table.ratio(
-            "shell way / netns-test re-executed, S1 walk-through",
+            "shell way / netns-test under nextest, S1 walk-through",
             &shell_ping,
-            &ours_ping_exec,
+            &ours_ping_direct,
         );
         let documents = shell::repeat_pair_documents(n_pair.min(50));
         table.push(Row::new(
@@ -305,6 +324,28 @@ fn main() {
 }
 
 /// Runs `f` with the fork server switched off: every test re-executes this binary.
+fn with_direct_start<T>(f: impl FnOnce() -> T) -> T {
+    netns_test::__private::set_direct_start();
+    let out = f();
+    netns_test::__private::set_fork_server(true);
+    out
+}
+
+/// [`repeat`], each run once this process is down to its main thread again (the
+/// previous run's capture and closer threads have ended), as a fresh process would be.
+fn repeat_alone(spec: &TestSpec, n: usize) -> Vec<Duration> {
+    (0..=n)
+        .map(|_| {
+            let give_up = Instant::now() + Duration::from_secs(1);
+            while netns_test::__private::thread_count() != Some(1) && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            one(spec)
+        })
+        .skip(1)
+        .collect()
+}
+
 fn without_fork_server<T>(f: impl FnOnce() -> T) -> T {
     netns_test::__private::set_fork_server(false);
     let out = f();

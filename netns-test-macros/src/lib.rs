@@ -171,8 +171,8 @@ use proc_macro::TokenStream;
 /// `run_test` starts a child process in new namespaces, which builds the topology and
 /// calls the body; the test passes or fails with the child. The registration lets the
 /// process's fork server start that child from namespaces made in advance, faster
-/// than re-executing the test binary; `NETNS_TEST_FORK_SERVER=0` turns it off, and
-/// nextest's process-per-test mode does without it.
+/// than re-executing the test binary (under nextest's process-per-test mode the runner
+/// starts the child the same way itself); `NETNS_TEST_FORK_SERVER=0` turns both off.
 #[proc_macro_attribute]
 pub fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::netns_test(args.into(), item.into()).into()

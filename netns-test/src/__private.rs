@@ -25,6 +25,19 @@ pub fn set_fork_server(on: bool) {
     crate::forkserver::set_enabled(on);
 }
 
+/// Makes the runner start each test's child itself, as it does under nextest's
+/// process-per-test mode, for the tests this process starts from now on (the
+/// benchmark's row for that mode). [`set_fork_server`] ends it.
+pub fn set_direct_start() {
+    crate::forkserver::set_direct();
+}
+
+/// How many threads this process has (the benchmark waits for its own to end before
+/// a run as one test a process).
+pub fn thread_count() -> Option<usize> {
+    crate::ns::thread_count()
+}
+
 /// What the macro knows about one test, fixed at compile time.
 #[derive(Debug)]
 pub struct TestSpec {

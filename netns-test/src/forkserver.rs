@@ -21,6 +21,12 @@
 //! `NETNS_TEST_FORK_SERVER=0`; if it cannot start or stops answering, tests fall back
 //! to the re-executed child.
 //!
+//! Under nextest's process-per-test mode the runner instead makes the child itself, as
+//! the server would ([`launch_direct`]): the process runs this one test, and its only
+//! other thread is libtest's, waiting for it, so the runner's thread may clone the
+//! child straight into its namespaces, sparing the exec. Any other thread in the
+//! process (a user's background thread) means the re-executed child, as before.
+//!
 //! Protocol, one `SOCK_SEQPACKET` message each:
 //! - runner to server, on a new connection to the server's abstract socket: a
 //!   [`Request`] with the verdict, stdout, stderr and lifeline descriptors attached;
@@ -84,12 +90,35 @@ fn enabled() -> bool {
     match OVERRIDE.load(Ordering::Relaxed) {
         1 => return true,
         2 => return false,
+        3 => return false,
         _ => {}
     }
-    let off =
-        std::env::var(SWITCH_ENV).is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false" | "no"));
-    let per_test = std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|v| v == "process-per-test");
-    !off && !per_test
+    !switched_off() && !per_test_mode()
+}
+
+/// `NETNS_TEST_FORK_SERVER=0` (or `off`, ...): no fork server, and no direct start.
+fn switched_off() -> bool {
+    std::env::var(SWITCH_ENV).is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false" | "no"))
+}
+
+/// nextest's process-per-test mode: each test in a process of its own.
+fn per_test_mode() -> bool {
+    std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|v| v == "process-per-test")
+}
+
+/// Whether the runner may clone the child itself ([`launch_direct`]).
+fn direct_enabled() -> bool {
+    match OVERRIDE.load(Ordering::Relaxed) {
+        3 => true,
+        1 | 2 => false,
+        _ => per_test_mode() && !switched_off(),
+    }
+}
+
+/// Makes the runner clone each test's child itself, as under nextest's process-per-test
+/// mode (the benchmark's row for that mode).
+pub(crate) fn set_direct() {
+    OVERRIDE.store(3, Ordering::Relaxed);
 }
 
 /// A test to run: which, and the runner's environment and working directory.
@@ -195,7 +224,13 @@ pub(crate) enum Launch {
 /// Starts `test` in a child of the fork server, with `fds` (verdict, stdout, stderr,
 /// lifeline) as its descriptors 3 to 6.
 pub(crate) fn launch(test: &str, fds: [BorrowedFd<'_>; 4]) -> Launch {
-    if !enabled() || GONE.load(Ordering::Relaxed) || registered(test).is_none() {
+    if registered(test).is_none() {
+        return Launch::Unavailable;
+    }
+    if direct_enabled() {
+        return launch_direct(test, fds);
+    }
+    if !enabled() || GONE.load(Ordering::Relaxed) {
         return Launch::Unavailable;
     }
     let Some(server) = SERVER.get_or_init(|| start(test)) else {
@@ -210,6 +245,41 @@ pub(crate) fn launch(test: &str, fds: [BorrowedFd<'_>; 4]) -> Launch {
     }
 }
 
+/// The request for `test`, with this process's environment and working directory.
+fn request_for(test: &str) -> Request {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| k != CHILD_ENV)
+        .collect();
+    env.push((CHILD_ENV.into(), test.into()));
+    Request {
+        test: test.to_owned(),
+        cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        env,
+    }
+}
+
+/// Starts `test`'s child from this thread, the way the server starts its children
+/// (see the module documentation): only when libtest's thread is the process's only
+/// other one; otherwise, or if anything but the namespaces fails, the test is
+/// re-executed.
+fn launch_direct(test: &str, fds: [BorrowedFd<'_>; 4]) -> Launch {
+    if ns::thread_count() != Some(2) {
+        return Launch::Unavailable;
+    }
+    match server::start_direct(&request_for(test).encode(), fds) {
+        Ok(d) => Launch::Started(Child {
+            pid: d.pid,
+            pidfd: d.pidfd,
+            ending: Ending::Direct { _ctl: d.ctl },
+            held: d.mnt.into_iter().collect(),
+        }),
+        Err(server::DirectError::Refused(stage, errno)) => {
+            Launch::Refused(stage, io::Error::from_raw_os_error(errno))
+        }
+        Err(server::DirectError::Other) => Launch::Unavailable,
+    }
+}
+
 impl Server {
     fn request(&self, test: &str, fds: [BorrowedFd<'_>; 4]) -> io::Result<Launch> {
         let conn = socket(
@@ -219,16 +289,7 @@ impl Server {
             None,
         )?;
         connect(std::os::fd::AsRawFd::as_raw_fd(&conn), &self.addr)?;
-        let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-            .filter(|(k, _)| k != CHILD_ENV)
-            .collect();
-        env.push((CHILD_ENV.into(), test.into()));
-        let req = Request {
-            test: test.to_owned(),
-            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-            env,
-        };
-        send_with_fds(conn.as_fd(), &req.encode(), &fds)?;
+        send_with_fds(conn.as_fd(), &request_for(test).encode(), &fds)?;
         setsockopt(
             &conn,
             sockopt::ReceiveTimeout,
@@ -241,7 +302,7 @@ impl Server {
             Some(Reply::Started(pid)) if got.len() == 1 => Ok(Launch::Started(Child {
                 pid,
                 pidfd: got.remove(0),
-                conn,
+                ending: Ending::Server(conn),
                 held: Vec::new(),
             })),
             Some(Reply::Failed(stage, errno)) => {
@@ -320,11 +381,11 @@ fn spawn_server(test: &str) -> io::Result<(UnixAddr, std::process::Child)> {
     Ok((addr, child))
 }
 
-/// A test's child started by the server.
+/// A test's child started by the server, or directly by the runner.
 pub(crate) struct Child {
     pid: libc::pid_t,
     pidfd: OwnedFd,
-    conn: OwnedFd,
+    ending: Ending,
     /// What the server sent with the end: the child's mount namespace, for the runner
     /// to close off the test's path.
     held: Vec<OwnedFd>,
@@ -336,16 +397,28 @@ impl Child {
         server::kill(self.pidfd.as_fd())
     }
 
+    /// Whether the runner started this child itself (no server).
+    pub(crate) fn is_direct(&self) -> bool {
+        matches!(self.ending, Ending::Direct { .. })
+    }
+
     /// Descriptors that came with the end (see `held`), to be closed off the path.
     pub(crate) fn take_held(&mut self) -> Vec<OwnedFd> {
         std::mem::take(&mut self.held)
     }
 
-    /// Waits until the server reports how the child ended.
+    /// Waits until the child has ended: the server reports how, or, for a child of
+    /// this process, the kernel.
     pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
+        let conn = match &self.ending {
+            Ending::Server(conn) => conn,
+            Ending::Direct { .. } => {
+                return server::wait_mirrored(self.pid).map(ExitStatus::from_raw);
+            }
+        };
         let mut buf = [0u8; 16];
         loop {
-            let (n, fds) = recv_with_fds(self.conn.as_fd(), &mut buf)?;
+            let (n, fds) = recv_with_fds(conn.as_fd(), &mut buf)?;
             match Reply::decode(&buf[..n]) {
                 Some(Reply::Ended(status)) => {
                     self.held = fds;
@@ -365,6 +438,15 @@ impl Child {
             }
         }
     }
+}
+
+/// Where a child's end is learnt.
+enum Ending {
+    /// From the server, on the test's connection.
+    Server(OwnedFd),
+    /// From the kernel: the child is this process's. Its control socket stays open
+    /// until then (the child reports its size there, as to a server).
+    Direct { _ctl: OwnedFd },
 }
 
 /// The pool size of warm children the server keeps: enough for libtest's threads on

@@ -275,8 +275,9 @@ fn parent(name: &str, settings: &Settings) {
     drop((verdict_w, out_w, err_w, life_r));
     let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
     if timing {
-        let how = match child {
+        let how = match &child {
             Child::Exec(..) => "re-executed",
+            Child::Forked(c) if c.is_direct() => "cloned by the runner",
             Child::Forked(_) => "from the fork server",
         };
         eprintln!(

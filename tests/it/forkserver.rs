@@ -72,9 +72,9 @@ mod victims {
     }
 }
 
-/// Runs both victims in one process with `env` set, from a directory of its own, and
+/// Runs the test binary with `args` and `env` set, from a directory of its own, and
 /// returns how each test's child was started, as `NETNS_TEST_TIMING` reports it.
-fn starts(env: &[(&str, &str)]) -> Vec<String> {
+fn run_victims(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("netns-test-it-cwd-{}-{call}", std::process::id()));
@@ -82,12 +82,7 @@ fn starts(env: &[(&str, &str)]) -> Vec<String> {
     let out = Command::new(std::env::current_exe().unwrap())
         .current_dir(&dir)
         .env("NETNS_TEST_IT_CWD", &dir)
-        .args([
-            "forkserver::victims::",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(args)
         .env("NETNS_TEST_TIMING", "1")
         .env_remove("NEXTEST_EXECUTION_MODE")
         .env_remove("NETNS_TEST_FORK_SERVER")
@@ -101,6 +96,19 @@ fn starts(env: &[(&str, &str)]) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("netns-test timing: child started "))
         .map(|l| l.split(" in ").next().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// Runs both victims in one process with `env` set.
+fn starts(env: &[(&str, &str)]) -> Vec<String> {
+    run_victims(
+        &[
+            "forkserver::victims::",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ],
+        env,
+    )
 }
 
 #[test]
@@ -121,12 +129,29 @@ fn the_fork_server_can_be_switched_off() {
     }
 }
 
+/// Runs one victim alone in a process, as nextest's process-per-test mode does, and
+/// returns how its child was started.
+fn start_alone(victim: &str, env: &[(&str, &str)]) -> String {
+    let mut all = vec![("NEXTEST_EXECUTION_MODE", "process-per-test")];
+    all.extend_from_slice(env);
+    let filter = format!("forkserver::victims::{victim}");
+    let how = run_victims(&[&filter, "--exact", "--ignored", "--nocapture"], &all);
+    assert_eq!(how.len(), 1, "{how:?}");
+    how[0].clone()
+}
+
+/// A process running one test (nextest's process-per-test mode) has no use for a
+/// server: the runner clones the child itself, and the body sees the same as from a
+/// server (the victims check it). `NETNS_TEST_FORK_SERVER=0` re-executes instead.
 #[test]
-fn nextest_process_per_test_mode_re_executes() {
-    assert_eq!(
-        starts(&[("NEXTEST_EXECUTION_MODE", "process-per-test")]),
-        ["re-executed", "re-executed"]
-    );
+fn nextest_process_per_test_mode_clones_from_the_runner() {
+    for victim in ["first", "second"] {
+        assert_eq!(start_alone(victim, &[]), "cloned by the runner");
+        assert_eq!(
+            start_alone(victim, &[("NETNS_TEST_FORK_SERVER", "0")]),
+            "re-executed"
+        );
+    }
 }
 
 /// Runs the first victim in a user namespace where no further one may be created
@@ -151,8 +176,12 @@ fn without_user_namespaces(env: &[(&str, &str)]) -> std::process::Output {
 }
 
 #[test]
-fn without_user_namespaces_both_ways_say_what_to_fix() {
-    for env in [&[][..], &[("NETNS_TEST_FORK_SERVER", "0")][..]] {
+fn without_user_namespaces_every_way_says_what_to_fix() {
+    for env in [
+        &[][..],
+        &[("NETNS_TEST_FORK_SERVER", "0")][..],
+        &[("NEXTEST_EXECUTION_MODE", "process-per-test")][..],
+    ] {
         let out = without_user_namespaces(env);
         let text = crate::support::output_text(&out);
         assert!(!out.status.success(), "{env:?}: {text}");

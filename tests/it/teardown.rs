@@ -232,18 +232,33 @@ fn nothing_survives_a_test_returning_err() {
     assert!(t.contains("Error: victim returned Err on purpose"), "{t}");
 }
 
+/// Every way of starting a test's child: from the fork server (`cargo test`), cloned
+/// by the runner (nextest's process-per-test mode), re-executed (the server off).
 #[test]
 fn nothing_survives_a_runner_killed_with_sigkill() {
+    for mode in [
+        &[][..],
+        &[("NEXTEST_EXECUTION_MODE", "process-per-test")][..],
+        &[("NETNS_TEST_FORK_SERVER", "0")][..],
+    ] {
+        runner_killed_with_sigkill(mode);
+    }
+}
+
+fn runner_killed_with_sigkill(mode: &[(&str, &str)]) {
     let token = token();
     let before = machine_state();
     let mut child = victim("hangs", &token)
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .env_remove("NETNS_TEST_FORK_SERVER")
+        .envs(mode.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.any(|l| l.is_ok_and(|l| l.contains("READY")));
-    assert!(ready, "the victim never got going");
+    assert!(ready, "{mode:?}: the victim never got going");
     assert!(
         !survivors(&token).is_empty(),
         "the victim's sleepers should be running now"

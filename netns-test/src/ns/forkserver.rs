@@ -15,6 +15,10 @@
 //! and holds no lock; glibc's allocator is fork-safe. The intermediate of every child
 //! stays the server's child, so the server waits for it, through a pidfd, and reports
 //! its wait status to the runner.
+//!
+//! [`start_direct`] makes one such child from a runner's thread, for a process that
+//! runs a single test (nextest's process-per-test mode), on the same condition: the
+//! process's only other thread is libtest's, waiting.
 
 use std::collections::VecDeque;
 use std::io;
@@ -486,6 +490,82 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
         ready: false,
         mnt: None,
     })
+}
+
+/// A child started by the runner itself (see `crate::forkserver::launch_direct`).
+pub(crate) struct Direct {
+    pub(crate) pid: libc::pid_t,
+    pub(crate) pidfd: OwnedFd,
+    /// Its control socket: it reports its size there, as to a server.
+    pub(crate) ctl: OwnedFd,
+    /// Its mount namespace (see [`mount_namespace`]).
+    pub(crate) mnt: Option<OwnedFd>,
+}
+
+/// Why [`start_direct`] failed.
+pub(crate) enum DirectError {
+    /// Entering the namespaces failed: the stage and errno.
+    Refused(Stage, i32),
+    /// Anything else: the caller re-executes the test instead.
+    Other,
+}
+
+/// Clones a child into its namespaces from the calling thread, as the server makes a
+/// warm child, waits until it is ready and hands it the request `msg` and the test's
+/// descriptors.
+///
+/// The caller's process must have no other thread than libtest's, waiting for this
+/// test (the child is a copy of the caller's memory, with only this thread): then no
+/// lock in that copy is held.
+pub(crate) fn start_direct(msg: &[u8], fds: [BorrowedFd<'_>; 4]) -> Result<Direct, DirectError> {
+    let me = nix::unistd::getpid().as_raw();
+    let w = spawn_warm(me, &IdMaps::of_caller(), 0).map_err(|_| DirectError::Other)?;
+    let mut ready = [0u8; 8];
+    let n = nix::unistd::read(&w.ctl, &mut ready).unwrap_or(0);
+    match (n, ready[0]) {
+        (1, b'R') => {}
+        (6, b'F') => {
+            reap(w.pid);
+            return Err(DirectError::Refused(
+                Stage::from_byte(ready[1]).unwrap_or(Stage::Fork),
+                i32::from_le_bytes([ready[2], ready[3], ready[4], ready[5]]),
+            ));
+        }
+        _ => {
+            let _ = kill(w.pidfd.as_fd());
+            reap(w.pid);
+            return Err(DirectError::Other);
+        }
+    }
+    let mnt = mount_namespace(w.pid);
+    if send_with_fds(w.ctl.as_fd(), msg, &fds).is_err() {
+        let _ = kill(w.pidfd.as_fd());
+        reap(w.pid);
+        return Err(DirectError::Other);
+    }
+    Ok(Direct {
+        pid: w.pid,
+        pidfd: w.pidfd,
+        ctl: w.ctl,
+        mnt,
+    })
+}
+
+/// Waits for this process's child `pid` and returns its wait status, with 128+N
+/// turned back into signal N (see `spawn::mirrored`).
+pub(crate) fn wait_mirrored(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our own child into a local.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            return Ok(spawn::mirrored(status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// The mount namespace of the child `pid` (a fork server's ready child, or the

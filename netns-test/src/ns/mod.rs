@@ -66,6 +66,17 @@ pub(crate) fn in_netns<T>(
     made
 }
 
+/// How many threads this process has (`Threads:` in `/proc/self/status`).
+pub(crate) fn thread_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Opens the calling thread's current network namespace.
 pub(crate) fn current_netns() -> io::Result<OwnedFd> {
     Ok(File::open("/proc/thread-self/ns/net")?.into())
