@@ -177,11 +177,11 @@ fn main() {
     // starts when the previous one's threads have ended, as in a fresh process.
     let (ours_exec, ours_ping_exec) =
         without_fork_server(|| (repeat(&pair, n_pair), repeat(&ping, n_pair)));
+    // Read now, before any other process ends: the kernel keeps the largest of every
+    // child waited for (a child cloned by the runner counts this process's pages too).
+    let child_rss = max_rss_children_kib();
     let (ours_direct, ours_ping_direct) =
         with_direct_start(|| (repeat_alone(&pair, n_pair), repeat_alone(&ping, n_pair)));
-    // Read now, before the comparisons start processes of their own: the kernel keeps
-    // the largest of every child waited for.
-    let child_rss = max_rss_children_kib();
     let ours = repeat(&pair, n_pair);
     table.push(Row::new(
         "two nodes, one veth: netns-test (whole test)",
