@@ -217,6 +217,16 @@ fn main() {
             &shell,
             &ours_direct,
         );
+        let documents_build = shell::repeat_pair_documents_build(n_pair.min(50));
+        table.push(Row::new(
+            "two nodes, one veth, as the documents write it (ip netns exec)",
+            &documents_build,
+        ));
+        table.ratio(
+            "documents' shell way / netns-test, build only",
+            &documents_build,
+            &ours,
+        );
         let shell_ping = shell::repeat_pair_shell_ping(n_pair.min(50));
         table.push(Row::new(
             "S1 with a ping each way: shell way (ip netns, ping)",

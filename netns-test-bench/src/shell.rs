@@ -63,6 +63,14 @@ pub(crate) fn repeat_pair_documents(n: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// The S1 pair without the pings, as the documents write it (root only).
+pub(crate) fn repeat_pair_documents_build(n: usize) -> Vec<Duration> {
+    let script = topo::pair_documents_build_script();
+    (0..n)
+        .map(|_| time(&mut in_private_run(&script, false)))
+        .collect()
+}
+
 /// The wrapper of [`repeat_pair_shell`] alone.
 pub(crate) fn repeat_wrapper_only(n: usize) -> Vec<Duration> {
     (0..n)

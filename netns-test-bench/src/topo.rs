@@ -123,7 +123,17 @@ pub(crate) fn pair_shell_script_with_ping() -> String {
 /// namespace through `ip netns exec` (a process that enters the namespace and mounts
 /// its /sys), the pings included.
 pub(crate) fn pair_documents_script() -> String {
-    pair_shell_script_with_ping()
+    as_the_documents_write_it(&pair_shell_script_with_ping())
+}
+
+/// [`pair_documents_script`] without the pings: the pair built and torn down.
+pub(crate) fn pair_documents_build_script() -> String {
+    as_the_documents_write_it(pair_shell_script())
+}
+
+/// `ip -n NS ...` written as `ip netns exec NS ip ...`.
+fn as_the_documents_write_it(script: &str) -> String {
+    script
         .replace("ip -n ns1 ", "ip netns exec ns1 ip ")
         .replace("ip -n ns2 ", "ip netns exec ns2 ip ")
 }
