@@ -386,8 +386,8 @@ pub(crate) struct Child {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     ending: Ending,
-    /// What the server sent with the end: the child's mount namespace, for the runner
-    /// to close off the test's path.
+    /// The child's mount namespace (sent by the server with the end, or opened by the
+    /// runner for a child of its own), for the runner to close off the test's path.
     held: Vec<OwnedFd>,
 }
 
