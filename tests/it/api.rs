@@ -43,7 +43,7 @@ fn pinging_from_a_node_leaves_the_caller_in_its_node(net: &Net) {
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn the_host_node_cannot_reach_a_namespace_without_a_link(net: &Net) {
     // In S1 the host has only lo: the test's root namespace is not the machine's.
-    let names = crate::support::own_interfaces(net.host());
+    let names = crate::common::own_interfaces(net.host());
     assert_eq!(names, ["lo"]);
 }
 

@@ -3,6 +3,8 @@
 
 mod api;
 mod capture;
+#[path = "../common.rs"]
+mod common;
 mod devices;
 mod faults;
 mod forkserver;

@@ -71,7 +71,7 @@ fn s2_an_interface_moves_back_to_the_host(net: &Net) {
         "addresses are dropped on a move"
     );
     // Both ends are in the host now; the old node only has lo.
-    let names = crate::support::own_interfaces(netns1);
+    let names = crate::common::own_interfaces(netns1);
     assert_eq!(names, ["lo"]);
 }
 

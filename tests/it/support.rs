@@ -4,7 +4,7 @@ use std::net::UdpSocket;
 use std::process::Output;
 use std::time::Duration;
 
-use netns_test::{Net, Node};
+use netns_test::Net;
 
 /// What a finished process printed: its stdout, then its stderr.
 pub(crate) fn output_text(out: &Output) -> String {
@@ -13,17 +13,6 @@ pub(crate) fn output_text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// The node's interfaces by name, without the kernel's fallback tunnels (which a
-/// namespace holds once tunnel modules are loaded).
-pub(crate) fn own_interfaces(node: &Node) -> Vec<String> {
-    node.interfaces()
-        .unwrap()
-        .into_iter()
-        .filter(|i| !i.is_fallback_tunnel())
-        .map(|i| i.name)
-        .collect()
 }
 
 /// Sends `count` UDP datagrams from node `from` to `to` (node, address), one every

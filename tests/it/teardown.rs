@@ -162,18 +162,8 @@ fn holders(token: &str) -> Vec<String> {
 
 /// What the machine's own network namespace and /run/netns look like.
 fn machine_state() -> (Vec<String>, Vec<String>) {
-    let list = |dir: &str| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
-    (list("/sys/class/net"), list("/run/netns"))
+    use crate::common::sorted_dir;
+    (sorted_dir("/sys/class/net"), sorted_dir("/run/netns"))
 }
 
 /// Waits (up to 10 s) for the kernel to finish killing what the test started.

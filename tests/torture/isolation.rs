@@ -22,16 +22,6 @@ mod victims {
         };
     }
 
-    /// The node's interfaces by name, without the kernel's fallback tunnels.
-    fn own_interfaces(node: &netns_test::Node) -> Vec<String> {
-        node.interfaces()
-            .unwrap()
-            .into_iter()
-            .filter(|i| !i.is_fallback_tunnel())
-            .map(|i| i.name)
-            .collect()
-    }
-
     fn check(net: &Net, me: &'static str) {
         let listener = net
             .node("ns2")
@@ -53,13 +43,13 @@ mod victims {
             assert_eq!(got, me, "crosstalk: another test's server answered");
         }
         server.join().unwrap();
-        let names = own_interfaces(net.node("ns1"));
+        let names = crate::common::own_interfaces(net.node("ns1"));
         assert_eq!(
             names,
             ["lo", "veth-ns1"],
             "a test sees only its own interfaces"
         );
-        let host = own_interfaces(net.host());
+        let host = crate::common::own_interfaces(net.host());
         assert_eq!(
             host,
             ["lo"],

@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::sorted_dir;
+
 /// What must be the same before and after any number of tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct State {
@@ -27,18 +29,6 @@ fn output(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn dir(path: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(path)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 impl State {
     /// Reads the machine's state now.
     pub(crate) fn now() -> State {
@@ -50,10 +40,10 @@ impl State {
             .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
             .collect();
         State {
-            links: dir("/sys/class/net"),
+            links: sorted_dir("/sys/class/net"),
             routes,
             nft: output("nft", &["list", "ruleset"]),
-            run_netns: dir("/run/netns"),
+            run_netns: sorted_dir("/run/netns"),
             mounts,
         }
     }
@@ -111,7 +101,7 @@ pub(crate) fn holders(token: &str) -> Vec<String> {
     let needle = format!("NETNS_TEST_VICTIM_TOKEN={token}");
     let me = std::process::id().to_string();
     let mut found = Vec::new();
-    for pid in dir("/proc") {
+    for pid in sorted_dir("/proc") {
         if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }

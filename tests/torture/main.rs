@@ -12,6 +12,8 @@
 //! Sizes: `NETNS_TEST_TORTURE=full` runs the sizes (1000 faulted tests, 200
 //! parallel isolation tests); the default is a smaller run of the same mix.
 
+#[path = "../common.rs"]
+mod common;
 mod isolation;
 mod limits;
 mod machine;
