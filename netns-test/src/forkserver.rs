@@ -89,8 +89,7 @@ pub(crate) fn set_enabled(on: bool) {
 fn enabled() -> bool {
     match OVERRIDE.load(Ordering::Relaxed) {
         1 => return true,
-        2 => return false,
-        3 => return false,
+        2 | 3 => return false,
         _ => {}
     }
     !switched_off() && !per_test_mode()
