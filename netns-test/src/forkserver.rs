@@ -12,8 +12,9 @@
 //!
 //! Everything else is as with the re-executed child: the same descriptors on 3 to 6,
 //! the same environment (sent with each request) and working directory, the same
-//! init and intermediate, the same verdict. The runner kills a child through a pidfd
-//! and learns how it ended from the server, which waits for it.
+//! init and intermediate, the same verdict. The runner kills a child through a pidfd,
+//! and knows it has ended when the pidfd turns readable; how it ended (for a test that
+//! left no verdict) it learns from the server, which waits for it.
 //!
 //! The server dies with the thread that started it (a thread kept for that alone), and
 //! its children with it. It is not used for tests `#[netns_test]` did not register,
@@ -30,9 +31,10 @@
 //! Protocol, one `SOCK_SEQPACKET` message each:
 //! - runner to server, on a new connection to the server's abstract socket: a
 //!   [`Request`] with the verdict, stdout, stderr and lifeline descriptors attached;
-//! - server to runner: [`Reply::Started`] with a pidfd of the child attached, or
-//!   [`Reply::Failed`] (entering the namespaces failed: the stage and errno), then
-//!   [`Reply::Ended`] with the child's wait status when it has ended.
+//! - server to runner: [`Reply::Started`] with a pidfd of the child and its mount
+//!   namespace attached, or [`Reply::Failed`] (entering the namespaces failed: the
+//!   stage and errno), then [`Reply::Ended`] with the child's wait status when it has
+//!   ended.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -49,6 +51,7 @@ use nix::sys::socket::{
     socket, sockopt,
 };
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::time::TimeVal;
 
 use crate::__private::Registered;
@@ -166,7 +169,8 @@ impl Request {
 /// What the server tells a runner.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reply {
-    /// The child (its intermediate's pid; a pidfd travels with it) has the test.
+    /// The child (its intermediate's pid; a pidfd and its mount namespace travel with
+    /// it) has the test.
     Started(libc::pid_t),
     /// Entering the namespaces failed at this stage, with this errno.
     Failed(Stage, i32),
@@ -298,12 +302,15 @@ impl Server {
         let (n, mut got) = recv_with_fds(conn.as_fd(), &mut buf)?;
         setsockopt(&conn, sockopt::ReceiveTimeout, &TimeVal::new(0, 0))?;
         match Reply::decode(&buf[..n]) {
-            Some(Reply::Started(pid)) if got.len() == 1 => Ok(Launch::Started(Child {
-                pid,
-                pidfd: got.remove(0),
-                ending: Ending::Server(conn),
-                held: Vec::new(),
-            })),
+            Some(Reply::Started(pid)) if !got.is_empty() => {
+                let pidfd = got.remove(0);
+                Ok(Launch::Started(Child {
+                    pid,
+                    pidfd,
+                    ending: Ending::Server(conn),
+                    held: got,
+                }))
+            }
             Some(Reply::Failed(stage, errno)) => {
                 Ok(Launch::Refused(stage, io::Error::from_raw_os_error(errno)))
             }
@@ -385,8 +392,8 @@ pub(crate) struct Child {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     ending: Ending,
-    /// The child's mount namespace (sent by the server with the end, or opened by the
-    /// runner for a child of its own), for the runner to close off the test's path.
+    /// The child's mount namespace (sent by the server with the start, or opened by
+    /// the runner for a child of its own), for the runner to close off the test's path.
     held: Vec<OwnedFd>,
 }
 
@@ -401,7 +408,7 @@ impl Child {
         matches!(self.ending, Ending::Direct { .. })
     }
 
-    /// Descriptors that came with the end (see `held`), to be closed off the path.
+    /// Descriptors that came with the start (see `held`), to be closed off the path.
     pub(crate) fn take_held(&mut self) -> Vec<OwnedFd> {
         std::mem::take(&mut self.held)
     }
@@ -420,7 +427,7 @@ impl Child {
             let (n, fds) = recv_with_fds(conn.as_fd(), &mut buf)?;
             match Reply::decode(&buf[..n]) {
                 Some(Reply::Ended(status)) => {
-                    self.held = fds;
+                    self.held.extend(fds);
                     return Ok(ExitStatus::from_raw(status));
                 }
                 _ if n == 0 => {
@@ -434,6 +441,27 @@ impl Child {
                     ));
                 }
                 _ => {}
+            }
+        }
+    }
+}
+
+impl Child {
+    /// Waits until the child has ended, without learning how. A child of the server
+    /// is over as soon as the kernel marks it exited (its pidfd turns readable), a hop
+    /// before the server could say so; it exits last of the test's processes (the
+    /// kernel ends the rest of its PID namespace first), so nothing of the test runs
+    /// any more. A child of this process is reaped, as by [`Child::wait`].
+    pub(crate) fn wait_gone(&mut self) -> io::Result<()> {
+        if let Ending::Direct { .. } = self.ending {
+            return self.wait().map(drop);
+        }
+        loop {
+            let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }

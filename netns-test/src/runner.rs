@@ -291,18 +291,22 @@ fn parent(name: &str, settings: &Settings) {
         child.kill();
     });
     let verdict_at = Instant::now();
-    let status = child.wait();
+    // The trace runs up to the verdict; the capture thread drains it while the child
+    // ends.
+    session.stop();
+    let verdict = String::from_utf8_lossy(&verdict);
+    let (kind, rest) = verdict.split_once('\n').unwrap_or((&verdict, ""));
+    let kind = if timed_out { TIMEOUT } else { kind };
+    // How the child ended matters only when it left no verdict.
+    let status = child.end(![PASS, PANIC, FAIL, SETUP, TIMEOUT].contains(&kind));
     let held = child.take_held();
     drop(life_w);
     if timing {
         eprintln!(
-            "netns-test timing: child reaped {:.2} ms after its verdict",
+            "netns-test timing: child ended {:.2} ms after its verdict",
             verdict_at.elapsed().as_secs_f64() * 1e3
         );
     }
-    let verdict = String::from_utf8_lossy(&verdict);
-    let (kind, rest) = verdict.split_once('\n').unwrap_or((&verdict, ""));
-    let kind = if timed_out { TIMEOUT } else { kind };
     let failed = match kind {
         PASS => settings.expects_panic,
         PANIC => !settings.expects_panic,
@@ -364,6 +368,9 @@ fn parent(name: &str, settings: &Settings) {
             ),
         ),
         _ => {
+            let status = status.and_then(|s| {
+                s.ok_or_else(|| std::io::Error::other("the child's exit status was not asked for"))
+            });
             let signal = status
                 .as_ref()
                 .ok()
@@ -420,10 +427,14 @@ impl Child {
         }
     }
 
-    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+    /// Waits until the child has ended, and says how only when asked (`how`): a
+    /// child of the fork server is then over a hop sooner (see
+    /// `forkserver::Child::wait_gone`).
+    fn end(&mut self, how: bool) -> std::io::Result<Option<std::process::ExitStatus>> {
         match self {
-            Child::Exec(c, _) => c.wait(),
-            Child::Forked(c) => c.wait(),
+            Child::Forked(c) if !how => c.wait_gone().map(|()| None),
+            Child::Forked(c) => c.wait().map(Some),
+            Child::Exec(c, _) => c.wait().map(Some),
         }
     }
 }

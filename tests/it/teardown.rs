@@ -81,6 +81,72 @@ mod victims {
         std::thread::sleep(std::time::Duration::from_secs(30));
     }
 
+    const LOCK: &str = "NETNS_TEST_VICTIM_LOCK";
+
+    /// Holds an exclusive lock on the file `NETNS_TEST_VICTIM_LOCK` names, with 256 MiB
+    /// of memory written: killed, it takes milliseconds to end and free the lock.
+    #[test]
+    #[ignore = "run by teardown checks"]
+    fn lock_holder() {
+        use nix::fcntl::{Flock, FlockArg};
+        use std::io::Write;
+        let Ok(path) = std::env::var(LOCK) else {
+            return;
+        };
+        let file = std::fs::File::create(path).unwrap();
+        let _lock = Flock::lock(file, FlockArg::LockExclusive).unwrap();
+        let ballast = vec![1u8; 256 << 20];
+        println!("LOCKED {}", ballast.len());
+        std::io::stdout().flush().unwrap();
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            std::hint::black_box(&ballast);
+        }
+    }
+
+    /// Runs before `gone_2_lock_free` (libtest runs tests in name order) and leaves
+    /// a `lock_holder` running in ns1.
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by teardown checks"]
+    #[allow(clippy::zombie_processes)]
+    fn gone_1_holder_left(net: &Net) {
+        use std::io::{BufRead, BufReader};
+        if std::env::var_os(LOCK).is_none() {
+            return;
+        }
+        let mut holder = net
+            .node("ns1")
+            .command(std::env::current_exe().unwrap())
+            .args(["teardown::victims::lock_holder", "--exact", "--ignored"])
+            .args(["--nocapture", "-q"])
+            .stdout(std::process::Stdio::piped())
+            // Holding none of the test's output pipes, which the runner reads to
+            // their end anyway.
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+        assert!(lines.any(|l| l.unwrap().starts_with("LOCKED")));
+        println!("victim output: holder locked");
+    }
+
+    /// Tries the lock once, without waiting: the previous test's verdict is in, so the
+    /// holder it left must be gone, its lock with it.
+    #[test]
+    #[ignore = "run by teardown checks"]
+    fn gone_2_lock_free() {
+        use nix::fcntl::{Flock, FlockArg};
+        let Ok(path) = std::env::var(LOCK) else {
+            return;
+        };
+        let file = std::fs::File::open(path).unwrap();
+        if let Err((_, e)) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            panic!("the previous test's process still holds its lock after the verdict: {e}");
+        }
+        println!("victim output: lock free");
+    }
+
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by teardown checks"]
     fn hangs(net: &Net) {
@@ -264,6 +330,40 @@ fn runner_killed_with_sigkill(mode: &[(&str, &str)]) {
         before,
         "the machine's network namespace changed"
     );
+}
+
+/// A test is over only when its processes are: a process it left behind, slow to end,
+/// has ended (and freed its lock) before the next test starts, however the child was
+/// started.
+#[test]
+fn a_tests_processes_are_gone_by_its_verdict() {
+    let dir = std::env::temp_dir().join(format!("netns-test-gone-{}", token()));
+    std::fs::create_dir(&dir).unwrap();
+    let lock = dir.join("lock");
+    for mode in [
+        &[][..],
+        &[("NEXTEST_EXECUTION_MODE", "process-per-test")][..],
+        &[("NETNS_TEST_FORK_SERVER", "0")][..],
+    ] {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "teardown::victims::gone_",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("NETNS_TEST_VICTIM_LOCK", &lock)
+            .env_remove("NEXTEST_EXECUTION_MODE")
+            .env_remove("NETNS_TEST_FORK_SERVER")
+            .envs(mode.iter().copied())
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{mode:?}: {t}");
+        assert!(t.contains("holder locked"), "{mode:?}: {t}");
+        assert!(t.contains("lock free"), "{mode:?}: {t}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -53,6 +53,8 @@ pub(crate) struct Trace {
 pub(crate) struct Running {
     wake: OwnedFd,
     thread: JoinHandle<Trace>,
+    /// Whether the thread was told to stop.
+    stopped: bool,
 }
 
 /// `sll_pkttype` of a packet the interface sent (`<linux/if_packet.h>`).
@@ -78,14 +80,23 @@ pub(crate) fn start(
     Ok(Running {
         wake: wake_w,
         thread,
+        stopped: false,
     })
 }
 
 impl Running {
     /// Stops the capture after reading every packet already queued, and returns them.
-    pub(crate) fn finish(self) -> Option<Trace> {
-        let _ = nix::unistd::write(&self.wake, b"s");
+    pub(crate) fn finish(mut self) -> Option<Trace> {
+        self.stop();
         self.thread.join().ok()
+    }
+
+    /// Tells the thread to drain what is queued and end, without waiting for it.
+    pub(crate) fn stop(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            let _ = nix::unistd::write(&self.wake, b"s");
+        }
     }
 }
 

@@ -81,6 +81,14 @@ impl Session {
         }
     }
 
+    /// Stops reading at the verdict: the capture thread drains what is queued while
+    /// the child ends; [`Session::finish`] collects it.
+    pub(crate) fn stop(&mut self) {
+        if let Some(r) = &mut self.running {
+            r.stop();
+        }
+    }
+
     /// Stops the capture. When the test `failed` (or the policy is `always`) the trace
     /// is written; returns the text for the failure message (`None` when the test
     /// passed or nothing was captured). The capture's sockets, and `to_close` with
