@@ -42,6 +42,7 @@ macro_rules! scenario {
                 module_path: "bench::scenario",
                 name: $name,
                 run: $entry,
+                plain_host: true,
             }
         }
     };

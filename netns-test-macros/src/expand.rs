@@ -16,7 +16,7 @@
 //! #[user's cfg attributes]
 //! #[cfg(test)]
 //! ::netns_test::__private::inventory::submit! {   // for the fork server
-//!     ::netns_test::__private::Registered { module_path, name, run: NAME }
+//!     ::netns_test::__private::Registered { module_path, name, run: NAME, plain_host }
 //! }
 //! ```
 
@@ -110,15 +110,15 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
         ::netns_test::__private::IntoOutcome::into_outcome(#returned)
     }};
 
-    let (topology, origin) = match topology {
+    let (topology, origin, plain_host) = match topology {
         Some((lit, loaded)) => {
             let text = match &loaded.source {
                 Source::File(abs) => quote!(::core::include_str!(#abs)),
                 Source::Inline => quote!(#lit),
             };
-            (text, loaded.origin.as_str())
+            (text, loaded.origin.as_str(), loaded.plain_host)
         }
-        None => (quote!(""), "<error>"),
+        None => (quote!(""), "<error>", true),
     };
 
     let options = test_options(
@@ -158,6 +158,7 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
                 module_path: ::core::module_path!(),
                 name: #name_text,
                 run: #name,
+                plain_host: #plain_host,
             }
         }
     }

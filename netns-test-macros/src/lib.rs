@@ -164,7 +164,12 @@ use proc_macro::TokenStream;
 /// }
 /// #[cfg(test)]
 /// netns_test::__private::inventory::submit! {
-///     Registered { module_path: module_path!(), name: "ns1_reaches_ns2", run: ns1_reaches_ns2 }
+///     Registered {
+///         module_path: module_path!(),
+///         name: "ns1_reaches_ns2",
+///         run: ns1_reaches_ns2,
+///         plain_host: true, // `host` keeps `lo` up and sets no sysctls
+///     }
 /// }
 /// ```
 ///

@@ -20,6 +20,8 @@ pub(crate) struct Loaded {
     pub(crate) source: Source,
     /// For the runtime's messages: the path as the user wrote it, or `<inline>`.
     pub(crate) origin: String,
+    /// Whether its `host` node is plain (see `Registered::plain_host`).
+    pub(crate) plain_host: bool,
 }
 
 /// What `origin` is for inline topology text.
@@ -45,10 +47,11 @@ fn load_in(lit: &LitStr, manifest_dir: Option<&Path>) -> syn::Result<Loaded> {
         ));
     }
     if is_inline(&value) {
-        check(&value, INLINE_ORIGIN).map_err(|m| errors_at(lit, m))?;
+        let plain_host = check(&value, INLINE_ORIGIN).map_err(|m| errors_at(lit, m))?;
         return Ok(Loaded {
             source: Source::Inline,
             origin: INLINE_ORIGIN.into(),
+            plain_host,
         });
     }
 
@@ -71,10 +74,11 @@ fn load_in(lit: &LitStr, manifest_dir: Option<&Path>) -> syn::Result<Loaded> {
             resolved.display()
         )));
     };
-    check(&text, &value).map_err(|m| errors_at(lit, m))?;
+    let plain_host = check(&text, &value).map_err(|m| errors_at(lit, m))?;
     Ok(Loaded {
         source: Source::File(abs.to_owned()),
         origin: value,
+        plain_host,
     })
 }
 
@@ -118,15 +122,16 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parses and validates topology text; `Err` holds one message per problem, each
+/// Parses and validates topology text, and says whether its `host` node is plain;
+/// `Err` holds one message per problem, each
 /// the parser's rustc-style report (origin, line, column, the source line with
 /// carets, help) minus the leading `error: ` that rustc adds itself. One compile
 /// error per problem reads like rustc's own output and counts right.
 ///
 /// The one place that knows `netns_test_topology`'s API.
-fn check(text: &str, origin: &str) -> Result<(), Vec<String>> {
+fn check(text: &str, origin: &str) -> Result<bool, Vec<String>> {
     let e = match netns_test_topology::parse(text, origin) {
-        Ok(_) => return Ok(()),
+        Ok(topology) => return Ok(topology.host_is_plain()),
         Err(e) => e,
     };
     let mut messages: Vec<String> = e

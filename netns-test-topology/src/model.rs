@@ -54,6 +54,16 @@ pub struct Node {
     pub hosts: Vec<(String, IpAddr)>,
 }
 
+impl Node {
+    /// Whether the node is a new namespace with `lo` up and nothing set before that:
+    /// true unless it keeps `lo` down or sets sysctls of its own (which a new namespace
+    /// gets before `lo` comes up). A namespace readied before the topology was known
+    /// may then stand for the node.
+    pub fn is_plain(&self) -> bool {
+        self.loopback && self.sysctls.is_empty()
+    }
+}
+
 /// One sysctl setting, e.g. `net.ipv4.conf.all.rp_filter = 0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sysctl {
@@ -365,6 +375,12 @@ impl Topology {
     /// The node called `name`, if any.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Whether the `host` node is plain ([`Node::is_plain`]), as it is when the
+    /// topology does not mention it.
+    pub fn host_is_plain(&self) -> bool {
+        self.node(HOST).is_none_or(Node::is_plain)
     }
 
     /// Every interface the topology creates (not `lo`), in creation order: bridges,

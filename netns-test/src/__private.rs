@@ -15,6 +15,10 @@ pub struct Registered {
     pub name: &'static str,
     /// The test function itself.
     pub run: fn(),
+    /// Whether the topology's `host` node is plain (`Topology::host_is_plain`, found
+    /// when the macro checked the topology): a fork server's child may then bring its
+    /// own namespace's `lo` up before the test is known.
+    pub plain_host: bool,
 }
 
 inventory::collect!(Registered);

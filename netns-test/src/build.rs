@@ -130,9 +130,10 @@ fn uses_v6(topo: &Topology) -> bool {
 /// Creates the namespace of one node on the calling thread, which stays in it.
 fn make_namespace(spec: &NodeSpec, v6: bool) -> Result<BuiltNode> {
     // One the fork server's child made before the test was known, if any is left. Its
-    // `lo` is up, so only a node that wants `lo` up and sets no sysctls of its own
-    // (which a fresh namespace gets before `lo` comes up) takes one.
-    let spare = (spec.loopback && spec.sysctls.is_empty())
+    // `lo` is up, so only a plain node (`lo` up, no sysctls of its own, which a fresh
+    // namespace gets before `lo` comes up) takes one.
+    let spare = spec
+        .is_plain()
         .then(ns::forkserver::take_spare)
         .flatten()
         .and_then(|spare| ns::setns_net(spare.netns.as_fd()).ok().map(|()| spare));
@@ -225,16 +226,36 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
             }
         });
     }
+    // The host's own namespace, whose `lo` a fork server's child brought up before the
+    // test was known: only for a plain host (the child gave any other host a new
+    // namespace, as `Registered::plain_host` told it).
+    let readied = ns::forkserver::take_host_loopback();
+    if readied.is_some() && !topo.host_is_plain() {
+        return Err(Error::io(
+            Some(HOST),
+            "taking the host namespace readied ahead",
+            std::io::Error::other(
+                "its `lo` is up, but this topology's host keeps `lo` down or sets sysctls \
+                 (the test's registration says `plain_host: true`)",
+            ),
+        ));
+    }
     if let Some(spec) = topo.node(HOST) {
         write_sysctls(spec, v6)?;
     }
-    let nl = Netlink::open().map_err(|e| Error::io(Some(HOST), "opening a netlink socket", e))?;
+    let lo_up = readied.is_some();
+    let nl = match readied {
+        Some(nl) => nl,
+        None => {
+            Netlink::open().map_err(|e| Error::io(Some(HOST), "opening a netlink socket", e))?
+        }
+    };
     let mut out = Vec::with_capacity(topo.nodes.len());
     out.push(BuiltNode {
         name: HOST.to_owned(),
         netns: host_netns,
         nl,
-        lo_up: false,
+        lo_up,
         taps: Vec::new(),
         env: None,
         emulated: Vec::new(),

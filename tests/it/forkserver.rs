@@ -243,13 +243,99 @@ mod spares {
 
 #[test]
 fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
+    let text = through_the_fork_server("forkserver::spares::", 7);
+    // Of the five nodes, the three that may take a namespace made ahead did (the host,
+    // always; the two others at least in the later runs).
+    assert!(
+        text.contains("; 3 namespaces made ahead by the fork server"),
+        "{text}"
+    );
+    assert!(!text.contains("; 4 namespaces made ahead"), "{text}");
+    assert!(!text.contains("; 5 namespaces made ahead"), "{text}");
+}
+
+/// A warm child brings its own namespace's `lo` up before its test is known, for a
+/// host that is plain. A host that keeps `lo` down or sets sysctls gets a namespace of
+/// its own instead, and the whole test process is in it: `/proc/net` (which shows the
+/// namespace of the process's first thread) lists the host's interfaces.
+mod readied_hosts {
+    use netns_test::{Net, netns_test};
+
+    fn host_as_the_topology_says(net: &Net, lo_up: bool) {
+        let lo = net.host().interface("lo").unwrap();
+        assert_eq!(lo.up, lo_up, "host lo: {lo:?}");
+        if lo_up {
+            net.host().ping("127.0.0.1").unwrap();
+        } else {
+            assert!(lo.addresses.is_empty(), "host lo: {:?}", lo.addresses);
+        }
+        let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+        assert!(dev.contains("veth0:"), "/proc/net/dev: {dev}");
+        net.host().ping("10.1.1.2").unwrap();
+    }
+
+    macro_rules! runs {
+        ($($plain:ident $no_lo:ident $tuned:ident)*) => {$(
+            #[netns_test(topology = r#"
+                [nodes.ns1]
+                [[links]]
+                endpoints = [
+                  { iface = "host:veth0", addresses = "10.1.1.1/24" },
+                  { iface = "ns1:eth0", addresses = "10.1.1.2/24" },
+                ]
+            "#)]
+            #[ignore = "run by readied_hosts_keep_the_topologys_host"]
+            fn $plain(net: &Net) {
+                host_as_the_topology_says(net, true);
+            }
+
+            #[netns_test(topology = r#"
+                [nodes.host]
+                loopback = false
+                [nodes.ns1]
+                [[links]]
+                endpoints = [
+                  { iface = "host:veth0", addresses = "10.1.1.1/24" },
+                  { iface = "ns1:eth0", addresses = "10.1.1.2/24" },
+                ]
+            "#)]
+            #[ignore = "run by readied_hosts_keep_the_topologys_host"]
+            fn $no_lo(net: &Net) {
+                host_as_the_topology_says(net, false);
+            }
+
+            #[netns_test(topology = r#"
+                [nodes.host]
+                sysctl = { "net.ipv4.conf.all.rp_filter" = 2 }
+                [nodes.ns1]
+                [[links]]
+                endpoints = [
+                  { iface = "host:veth0", addresses = "10.1.1.1/24" },
+                  { iface = "ns1:eth0", addresses = "10.1.1.2/24" },
+                ]
+            "#)]
+            #[ignore = "run by readied_hosts_keep_the_topologys_host"]
+            fn $tuned(net: &Net) {
+                host_as_the_topology_says(net, true);
+                let rp = std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter");
+                assert_eq!(rp.unwrap().trim(), "2");
+            }
+        )*};
+    }
+    runs!(a1_plain a2_no_lo a3_tuned b1_plain b2_no_lo b3_tuned);
+}
+
+#[test]
+fn readied_hosts_keep_the_topologys_host() {
+    through_the_fork_server("forkserver::readied_hosts::", 6);
+}
+
+/// Runs the ignored tests under `filter` one at a time, with `NETNS_TEST_TIMING`, and
+/// returns the output once all `tests` of them passed, each in a child of the fork
+/// server.
+fn through_the_fork_server(filter: &str, tests: usize) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "forkserver::spares::",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args([filter, "--ignored", "--nocapture", "--test-threads=1"])
         .env("NETNS_TEST_TIMING", "1")
         .env_remove("NEXTEST_EXECUTION_MODE")
         .env_remove("NETNS_TEST_FORK_SERVER")
@@ -259,15 +345,8 @@ fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
     assert!(out.status.success(), "{text}");
     assert_eq!(
         text.matches("child started from the fork server").count(),
-        7,
+        tests,
         "{text}"
     );
-    // Of the four nodes, the two that may take a namespace made ahead did, at least
-    // in the later runs.
-    assert!(
-        text.contains("; 2 namespaces made ahead by the fork server"),
-        "{text}"
-    );
-    assert!(!text.contains("; 3 namespaces made ahead"), "{text}");
-    assert!(!text.contains("; 4 namespaces made ahead"), "{text}");
+    text
 }

@@ -99,7 +99,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
     loop {
         let want = if broken { 0 } else { pool } + queue.len();
         while warm.len() < want {
-            match spawn_warm(me, &maps, spares) {
+            match spawn_warm(me, &maps, Ahead::Server { spares }) {
                 Ok(w) => warm.push(w),
                 Err(e) => {
                     let errno = e.raw_os_error().unwrap_or(libc::EIO);
@@ -345,6 +345,17 @@ static CTL: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
 /// Network namespaces a warm child made before its test was known.
 static SPARES: std::sync::Mutex<Vec<Spare>> = std::sync::Mutex::new(Vec::new());
 
+/// A netlink socket in the warm child's own namespace, whose `lo` the child brought up
+/// before its test was known; left only for a test whose host is plain.
+static HOST_LOOPBACK: std::sync::Mutex<Option<crate::netlink::Netlink>> =
+    std::sync::Mutex::new(None);
+
+/// The host namespace's netlink socket, if a fork server's child brought the host's
+/// `lo` up ahead of the test (see [`Ahead`]).
+pub(crate) fn take_host_loopback() -> Option<crate::netlink::Netlink> {
+    HOST_LOOPBACK.lock().ok()?.take()
+}
+
 /// A network namespace made ahead of the test, with `lo` already up and a netlink
 /// socket already open in it: what a node with no sysctls of its own starts as.
 pub(crate) struct Spare {
@@ -401,7 +412,17 @@ fn reserve_test_fds() -> bool {
     let Ok(null) = std::fs::File::open("/dev/null") else {
         return false;
     };
-    (spawn::VERDICT_FD..=spawn::LIFELINE_FD).all(|fd| super::dup_onto(null.as_fd(), fd).is_ok())
+    let reserved = spawn::VERDICT_FD..=spawn::LIFELINE_FD;
+    let own = null.as_raw_fd();
+    let all = reserved
+        .clone()
+        .all(|fd| fd == own || super::dup_onto(null.as_fd(), fd).is_ok());
+    if reserved.contains(&own) {
+        // Opened on one of the numbers (3, when 0 to 2 are open): kept open, it holds
+        // that one too, until the test's descriptor replaces it.
+        std::mem::forget(null);
+    }
+    all
 }
 
 /// Opens a netlink socket in the calling thread's namespace and brings `lo` up with it.
@@ -428,7 +449,7 @@ fn tell(ctl: RawFd, msg: &[u8]) {
 /// intermediate process. If the kernel refuses that clone, the child is forked and
 /// takes the steps one by one instead (as a re-executed child does), so that the
 /// failure names its step.
-fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<Warm> {
+fn spawn_warm(server: libc::pid_t, maps: &IdMaps, ahead: Ahead) -> io::Result<Warm> {
     let (ctl, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -452,7 +473,7 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
     };
     let pid = if cloned == 0 {
         drop(ctl);
-        cloned_child(theirs, maps, spares)
+        cloned_child(theirs, maps, ahead)
     } else if cloned > 0 {
         cloned as libc::pid_t
     } else {
@@ -464,7 +485,7 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, spares: usize) -> io::Result<W
         }
         if pid == 0 {
             drop(ctl);
-            warm_child(server, theirs, maps, spares)
+            warm_child(server, theirs, maps, ahead)
         }
         pid
     };
@@ -514,7 +535,7 @@ pub(crate) enum DirectError {
 /// lock in that copy is held.
 pub(crate) fn start_direct(msg: &[u8], fds: [BorrowedFd<'_>; 4]) -> Result<Direct, DirectError> {
     let me = nix::unistd::getpid().as_raw();
-    let w = spawn_warm(me, &IdMaps::of_caller(), 0).map_err(|_| DirectError::Other)?;
+    let w = spawn_warm(me, &IdMaps::of_caller(), Ahead::Nothing).map_err(|_| DirectError::Other)?;
     let mut ready = [0u8; 8];
     let n = nix::unistd::read(&w.ctl, &mut ready).unwrap_or(0);
     match (n, ready[0]) {
@@ -579,7 +600,7 @@ pub(crate) fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
 
 /// The cloned child, PID 1 of its namespaces: finishes entering them, splits off the
 /// test child (which goes on here) and stays behind as its init.
-fn cloned_child(ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
+fn cloned_child(ctl: OwnedFd, maps: &IdMaps, ahead: Ahead) -> ! {
     // Die with the server. Its death before this call is caught by the control
     // socket's end-of-file, which ends the test child and so this init.
     // SAFETY: prctl with integer arguments.
@@ -596,7 +617,7 @@ fn cloned_child(ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
     if let Err(e) = unsafe { spawn::split_init(false) } {
         fail_warm(raw, Stage::Fork, e.raw_os_error().unwrap_or(0))
     }
-    await_test(ctl, spares)
+    await_test(ctl, ahead)
 }
 
 /// Closes everything of the server's (the listener, other tests' connections) and
@@ -619,7 +640,7 @@ fn fail_warm(ctl: RawFd, stage: Stage, errno: i32) -> ! {
 
 /// The forked child (when the clone was refused): takes the steps one by one, then
 /// becomes the isolated test child and waits for its test.
-fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -> ! {
+fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, ahead: Ahead) -> ! {
     spawn::die_with_parent(server);
     let ctl = keep_only(ctl);
     let raw = ctl.as_raw_fd();
@@ -627,20 +648,38 @@ fn warm_child(server: libc::pid_t, ctl: OwnedFd, maps: &IdMaps, spares: usize) -
     if let Err((stage, errno)) = unsafe { spawn::enter_and_split(maps) } {
         fail_warm(raw, stage, errno)
     }
-    await_test(ctl, spares)
+    await_test(ctl, ahead)
 }
 
-/// In the test child, with its namespaces entered: makes the spare namespaces, reports
+/// What a child readies before it reports ready.
+#[derive(Clone, Copy)]
+enum Ahead {
+    /// A server's child, made before its test is known: `spares` spare namespaces, its
+    /// own namespace's `lo` (the host's, unless the test wants a host that is not
+    /// plain), and a cached thread stack.
+    Server { spares: usize },
+    /// The runner's own child, for the test at hand: anything readied now would only
+    /// lengthen the runner's wait.
+    Nothing,
+}
+
+/// In the test child, with its namespaces entered: readies what `ahead` says, reports
 /// ready, and turns into the test the server sends.
-fn await_test(ctl: OwnedFd, spares: usize) -> ! {
-    // What the spares open must stay clear of 3 to 6, where the test's descriptors go.
-    if reserve_test_fds() {
+fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
+    // What is readied must stay clear of 3 to 6, where the test's descriptors go.
+    let reserved = reserve_test_fds();
+    if let Ahead::Server { spares } = ahead
+        && reserved
+    {
         make_spares(spares);
-    }
-    // A thread started and joined now leaves its stack in glibc's cache: the test's
-    // thread, started once the test is known, then needs no new mapping (0.15 ms).
-    if let Ok(t) = std::thread::Builder::new().spawn(|| {}) {
-        let _ = t.join();
+        if let (Ok(nl), Ok(mut slot)) = (loopback_up(), HOST_LOOPBACK.lock()) {
+            *slot = Some(nl);
+        }
+        // A thread started and joined now leaves its stack in glibc's cache: the
+        // test's thread, started once the test is known, then needs no new mapping.
+        if let Ok(t) = std::thread::Builder::new().spawn(|| {}) {
+            let _ = t.join();
+        }
     }
     tell(ctl.as_raw_fd(), b"R");
     let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
@@ -682,6 +721,18 @@ fn await_test(ctl: OwnedFd, spares: usize) -> ! {
         // As the re-executed child does when libtest finds no such test.
         super::exit_now(0)
     };
+    let readied = HOST_LOOPBACK.lock().ok().and_then(|mut l| l.take());
+    match readied {
+        Some(nl) if entry.plain_host => {
+            if let Ok(mut slot) = HOST_LOOPBACK.lock() {
+                *slot = Some(nl);
+            }
+        }
+        // A host that keeps `lo` down or sets sysctls first gets a new namespace, as a
+        // child made for the test would have; every thread started from here is in it.
+        Some(_) if super::unshare(libc::CLONE_NEWNET).is_err() => super::exit_now(121),
+        _ => {}
+    }
     let run = entry.run;
     // libtest runs a test on a thread named after it; some code reads that name.
     let spawned = std::thread::Builder::new()
