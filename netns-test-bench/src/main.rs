@@ -7,6 +7,8 @@
 //! ```text
 //! cargo run --release -p netns-test-bench            # a couple of minutes
 //! cargo run --release -p netns-test-bench -- --quick # seconds
+//! # one scenario, each run printed; optionally a pause (ms) between runs
+//! cargo run --release -p netns-test-bench -- --only pair 200 --pause 30
 //! ```
 //!
 //! Each netns-test row goes through exactly the path a `#[netns_test]` takes: the
@@ -145,10 +147,17 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().collect();
     if let Some(pos) = args.iter().position(|a| a == "--only") {
-        // Profiling aid: one scenario (`--only NAME [RUNS]`), each run printed.
+        // Profiling aid: one scenario (`--only NAME [RUNS] [--pause MS]`), each run
+        // printed; with a pause between runs, each starts after the kernel has torn
+        // down the ones before.
         let name = args.get(pos + 1).map_or("pair", String::as_str);
         let spec = spec_for(Box::leak(name.to_owned().into_boxed_str()));
         let count = args.get(pos + 2).and_then(|c| c.parse().ok()).unwrap_or(8);
+        let pause = args
+            .iter()
+            .position(|a| a == "--pause")
+            .and_then(|p| args.get(p + 1)?.parse().ok())
+            .map(Duration::from_millis);
         // With NEXTEST_EXECUTION_MODE=process-per-test, as one test a process.
         let alone = std::env::var_os("NEXTEST_EXECUTION_MODE").is_some();
         for _ in 0..count {
@@ -158,6 +167,9 @@ fn main() {
                 one(&spec)
             };
             println!("{name}: {:.2} ms", t.as_secs_f64() * 1e3);
+            if let Some(p) = pause {
+                std::thread::sleep(p);
+            }
         }
         return;
     }
