@@ -424,12 +424,9 @@ impl Child {
         };
         let mut buf = [0u8; 16];
         loop {
-            let (n, fds) = recv_with_fds(conn.as_fd(), &mut buf)?;
+            let (n, _) = recv_with_fds(conn.as_fd(), &mut buf)?;
             match Reply::decode(&buf[..n]) {
-                Some(Reply::Ended(status)) => {
-                    self.held.extend(fds);
-                    return Ok(ExitStatus::from_raw(status));
-                }
+                Some(Reply::Ended(status)) => return Ok(ExitStatus::from_raw(status)),
                 _ if n == 0 => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,

@@ -721,17 +721,13 @@ fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
         // As the re-executed child does when libtest finds no such test.
         super::exit_now(0)
     };
-    let readied = HOST_LOOPBACK.lock().ok().and_then(|mut l| l.take());
-    match readied {
-        Some(nl) if entry.plain_host => {
-            if let Ok(mut slot) = HOST_LOOPBACK.lock() {
-                *slot = Some(nl);
-            }
-        }
-        // A host that keeps `lo` down or sets sysctls first gets a new namespace, as a
-        // child made for the test would have; every thread started from here is in it.
-        Some(_) if super::unshare(libc::CLONE_NEWNET).is_err() => super::exit_now(121),
-        _ => {}
+    // A host that keeps `lo` down or sets sysctls first gets a new namespace, as a
+    // child made for the test would have; every thread started from here is in it.
+    if !entry.plain_host
+        && take_host_loopback().is_some()
+        && super::unshare(libc::CLONE_NEWNET).is_err()
+    {
+        super::exit_now(121)
     }
     let run = entry.run;
     // libtest runs a test on a thread named after it; some code reads that name.
