@@ -368,36 +368,45 @@ fn parent(name: &str, settings: &Settings) {
             ),
         ),
         _ => {
+            // Asked for above: a child that left no verdict always has its status read.
             let status = status.and_then(|s| {
                 s.ok_or_else(|| std::io::Error::other("the child's exit status was not asked for"))
             });
-            let signal = status
-                .as_ref()
-                .ok()
-                .and_then(std::os::unix::process::ExitStatusExt::signal);
-            let code = status.as_ref().ok().and_then(|s| s.code());
-            let msg = match (signal, code, &status) {
-                (Some(sig), _, _) => format!(
-                    "netns-test: the test was killed by signal {sig} ({}) before it \
-                     finished",
-                    signal_name(sig)
-                ),
-                (None, Some(0), _) => format!(
-                    "netns-test: the test's isolated child ran no test: the test name \
-                     `{name}` was not found in {} (a renamed or cfg'd-out test?)",
-                    exe.display()
-                ),
-                (None, Some(code), _) => format!(
-                    "netns-test: the test's process exited with status {code} before it \
-                     finished (a body calling std::process::exit?)"
-                ),
-                (None, None, Err(e)) => {
-                    format!("netns-test: the test's process could not be waited for: {e}")
-                }
-                (None, None, Ok(s)) => format!("netns-test: the test's process ended: {s}"),
-            };
-            harness_failure(settings, with_forensics(msg))
+            harness_failure(settings, with_forensics(no_verdict(&status, name, &exe)))
         }
+    }
+}
+
+/// What the failure says of a child that ended without a verdict, from how it ended.
+fn no_verdict(
+    status: &std::io::Result<std::process::ExitStatus>,
+    name: &str,
+    exe: &std::path::Path,
+) -> String {
+    let signal = status
+        .as_ref()
+        .ok()
+        .and_then(std::os::unix::process::ExitStatusExt::signal);
+    let code = status.as_ref().ok().and_then(|s| s.code());
+    match (signal, code, status) {
+        (Some(sig), _, _) => format!(
+            "netns-test: the test was killed by signal {sig} ({}) before it \
+             finished",
+            signal_name(sig)
+        ),
+        (None, Some(0), _) => format!(
+            "netns-test: the test's isolated child ran no test: the test name \
+             `{name}` was not found in {} (a renamed or cfg'd-out test?)",
+            exe.display()
+        ),
+        (None, Some(code), _) => format!(
+            "netns-test: the test's process exited with status {code} before it \
+             finished (a body calling std::process::exit?)"
+        ),
+        (None, None, Err(e)) => {
+            format!("netns-test: the test's process could not be waited for: {e}")
+        }
+        (None, None, Ok(s)) => format!("netns-test: the test's process ended: {s}"),
     }
 }
 

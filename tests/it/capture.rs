@@ -146,6 +146,16 @@ mod victims {
         }
     }
 
+    /// Pings, then ends its process from the body with a status of its own.
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    fn exits_from_its_body(net: &Net) {
+        if active() {
+            net.node("ns1").ping("192.168.1.2").unwrap();
+            std::process::exit(3);
+        }
+    }
+
     /// A bridge in `br` with two ports, and a spare veth pair whose `br` end moves to
     /// the host node while the test runs.
     #[netns_test(topology = r#"
@@ -492,6 +502,22 @@ fn a_passing_test_writes_nothing_unless_asked() {
     let out = run_victim("passes", Some(&root), &[("NETNS_TEST_CAPTURE", "always")]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(trace_in(&root, "passes").is_file());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_body_that_exits_is_reported_with_its_status_and_trace() {
+    let root = scratch("exits");
+    let out = run_victim("exits_from_its_body", Some(&root), &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("the test's process exited with status 3 before it finished"),
+        "{t}"
+    );
+    assert!(t.contains("written to"), "{t}");
+    let trace = read_trace(&trace_in(&root, "exits_from_its_body"));
+    assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
     let _ = std::fs::remove_dir_all(&root);
 }
 
