@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use toml_edit::{Item, Value};
+use toml_edit::{Item, Table, Value};
 
 use crate::diag::{Diagnostic, Error};
 use crate::suggest;
@@ -66,46 +66,37 @@ pub(crate) fn from_item<'a>(item: &'a Item, fallback: &Span) -> Val<'a> {
     let kind = match item {
         Item::None => Kind::Table(Vec::new()),
         Item::Value(v) => return from_value(v, fallback),
-        Item::Table(t) => Kind::Table(
-            t.iter()
-                .map(|(k, v)| {
-                    let key_span = t.key(k).and_then(|k| k.span()).unwrap_or(span.clone());
-                    let val = from_item(v, &key_span);
-                    Field {
-                        key: k,
-                        key_span,
-                        val,
-                    }
-                })
-                .collect(),
-        ),
+        Item::Table(t) => Kind::Table(table_fields(t, &span)),
         Item::ArrayOfTables(a) => Kind::Array(
             a.iter()
                 .map(|t| {
-                    let t_span = t.span().unwrap_or(span.clone());
+                    let span = t.span().unwrap_or(span.clone());
                     // Wrapping in an Item would clone the table; walk its fields here.
                     Val {
-                        kind: Kind::Table(
-                            t.iter()
-                                .map(|(k, v)| {
-                                    let key_span =
-                                        t.key(k).and_then(|k| k.span()).unwrap_or(t_span.clone());
-                                    let val = from_item(v, &key_span);
-                                    Field {
-                                        key: k,
-                                        key_span,
-                                        val,
-                                    }
-                                })
-                                .collect(),
-                        ),
-                        span: t_span,
+                        kind: Kind::Table(table_fields(t, &span)),
+                        span,
                     }
                 })
                 .collect(),
         ),
     };
     Val { kind, span }
+}
+
+/// The fields of table `t`, each spanned at its key (at `span`, the table's, if the key
+/// has none).
+fn table_fields<'a>(t: &'a Table, span: &Span) -> Vec<Field<'a>> {
+    t.iter()
+        .map(|(k, v)| {
+            let key_span = t.key(k).and_then(|k| k.span()).unwrap_or(span.clone());
+            let val = from_item(v, &key_span);
+            Field {
+                key: k,
+                key_span,
+                val,
+            }
+        })
+        .collect()
 }
 
 fn from_value<'a>(v: &'a Value, fallback: &Span) -> Val<'a> {

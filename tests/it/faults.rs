@@ -4,10 +4,12 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netns_test::topology::Impairment;
 use netns_test::{Net, netns_test};
+
+use crate::support::transfer;
 
 #[netns_test(topology = "../fixtures/s4.toml")]
 fn a_cut_link_breaks_a_connection_and_restoring_it_heals(net: &Net) {
@@ -70,27 +72,6 @@ fn cutting_something_that_is_not_a_link_says_what_links_exist(net: &Net) {
     assert!(err.contains("no node named `ns9`"), "{err}");
 }
 
-/// Sends `bytes` from a to b over TCP and returns how long it took.
-fn transfer(net: &Net, bytes: usize) -> Duration {
-    let listener = net
-        .node("b")
-        .run(|| TcpListener::bind("10.0.0.2:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let reader = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut sink = Vec::new();
-        s.read_to_end(&mut sink).unwrap();
-        sink.len()
-    });
-    let started = Instant::now();
-    let mut s = net.node("a").run(|| TcpStream::connect(addr)).unwrap();
-    s.write_all(&vec![7u8; bytes]).unwrap();
-    drop(s);
-    assert_eq!(reader.join().unwrap(), bytes);
-    started.elapsed()
-}
-
 #[netns_test(topology = r#"
 [nodes.a]
 [nodes.b]
@@ -102,7 +83,7 @@ endpoints = [
 "#)]
 fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
     // 8 mbit/s is 1 MB/s: 1 MB beyond the 16 KiB bucket takes at least 0.9 s.
-    let took = transfer(net, 1_000_000);
+    let took = transfer(net, "a", ("b", "10.0.0.2"), 1_000_000);
     assert!(
         took >= Duration::from_millis(900),
         "1 MB at 8 mbit/s took {took:?}"
@@ -114,7 +95,7 @@ fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
         ..Impairment::default()
     };
     net.node("a").set_impairment("eth0", &slower).unwrap();
-    let took = transfer(net, 500_000);
+    let took = transfer(net, "a", ("b", "10.0.0.2"), 500_000);
     assert!(
         took >= Duration::from_millis(900),
         "500 kB at 4 mbit/s took {took:?}"
@@ -123,7 +104,7 @@ fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
     net.node("a")
         .set_impairment("eth0", &Impairment::default())
         .unwrap();
-    transfer(net, 100_000);
+    transfer(net, "a", ("b", "10.0.0.2"), 100_000);
 }
 
 /// Links emulated in userspace: impairments on kernels without netem. They need

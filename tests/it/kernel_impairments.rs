@@ -4,15 +4,13 @@
 //! delay); where it does not, one message naming it before anything is built, and the
 //! same from a change at run time.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netns_test::topology::Impairment;
 use netns_test::{Net, netns_test};
 
 use crate::kernel_devices::{check, kernel_config};
-use crate::support::datagrams;
+use crate::support::{datagrams, transfer};
 
 /// Between datagrams: stays under netem's queue limit.
 const PACE: Duration = Duration::from_micros(100);
@@ -44,25 +42,7 @@ mod victims {
         assert_eq!(got, 200, "every datagram twice");
         let r = net.node("g").ping("10.0.4.2").unwrap();
         assert!(r.rtt >= Duration::from_millis(10), "rtt {:?}", r.rtt);
-        let listener = net
-            .node("h")
-            .run(|| TcpListener::bind("10.0.4.2:7000"))
-            .unwrap();
-        let reader = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut sink = Vec::new();
-            s.read_to_end(&mut sink).unwrap();
-            sink.len()
-        });
-        let started = Instant::now();
-        let mut s = net
-            .node("g")
-            .run(|| TcpStream::connect("10.0.4.2:7000"))
-            .unwrap();
-        s.write_all(&vec![1u8; 1_000_000]).unwrap();
-        drop(s);
-        assert_eq!(reader.join().unwrap(), 1_000_000);
-        let took = started.elapsed();
+        let took = transfer(net, "g", ("h", "10.0.4.2"), 1_000_000);
         assert!(
             took >= Duration::from_millis(900),
             "1 MB at 8 mbit/s took {took:?}"

@@ -1,8 +1,9 @@
 //! Helpers several test modules share.
 
-use std::net::UdpSocket;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use netns_test::Net;
 
@@ -43,4 +44,23 @@ pub(crate) fn datagrams(
         std::thread::sleep(pace);
     }
     reader.join().unwrap()
+}
+
+/// Sends `bytes` over TCP from node `from` to `to` (node, address), on a port the
+/// listener picks, and returns how long it took until the receiver had them all.
+pub(crate) fn transfer(net: &Net, from: &str, to: (&str, &'static str), bytes: usize) -> Duration {
+    let listener = net.node(to.0).run(|| TcpListener::bind((to.1, 0))).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).unwrap();
+        sink.len()
+    });
+    let started = Instant::now();
+    let mut s = net.node(from).run(|| TcpStream::connect(addr)).unwrap();
+    s.write_all(&vec![7u8; bytes]).unwrap();
+    drop(s);
+    assert_eq!(reader.join().unwrap(), bytes);
+    started.elapsed()
 }
