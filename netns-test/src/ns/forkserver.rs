@@ -527,8 +527,8 @@ pub(crate) enum DirectError {
 }
 
 /// Clones a child into its namespaces from the calling thread, as the server makes a
-/// warm child, waits until it is ready and hands it the request `msg` and the test's
-/// descriptors.
+/// warm child, hands it the request `msg` and the test's descriptors, and waits until
+/// it reports that it entered its namespaces (or at which step it failed).
 ///
 /// The caller's process must have no other thread than libtest's, waiting for this
 /// test (the child is a copy of the caller's memory, with only this thread): then no
@@ -536,6 +536,14 @@ pub(crate) enum DirectError {
 pub(crate) fn start_direct(msg: &[u8], fds: [BorrowedFd<'_>; 4]) -> Result<Direct, DirectError> {
     let me = nix::unistd::getpid().as_raw();
     let w = spawn_warm(me, &IdMaps::of_caller(), Ahead::Nothing).map_err(|_| DirectError::Other)?;
+    // Sent at once: the child finds the request waiting when it is ready, instead of
+    // waiting for this thread to wake up and send it. If the child fails instead, the
+    // request and its descriptors go with its end of the socket.
+    if send_with_fds(w.ctl.as_fd(), msg, &fds).is_err() {
+        let _ = kill(w.pidfd.as_fd());
+        reap(w.pid);
+        return Err(DirectError::Other);
+    }
     let mut ready = [0u8; 8];
     let n = nix::unistd::read(&w.ctl, &mut ready).unwrap_or(0);
     match (n, ready[0]) {
@@ -554,11 +562,6 @@ pub(crate) fn start_direct(msg: &[u8], fds: [BorrowedFd<'_>; 4]) -> Result<Direc
         }
     }
     let mnt = mount_namespace(w.pid);
-    if send_with_fds(w.ctl.as_fd(), msg, &fds).is_err() {
-        let _ = kill(w.pidfd.as_fd());
-        reap(w.pid);
-        return Err(DirectError::Other);
-    }
     Ok(Direct {
         pid: w.pid,
         pidfd: w.pidfd,
