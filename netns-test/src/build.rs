@@ -32,8 +32,12 @@
 //!
 //! Finally the build waits, on link notifications rather than by polling, until every
 //! veth end that should be up is operationally up: until the kernel's asynchronous
-//! linkwatch work has run, the device drops packets (no qdisc attached yet) and IPv6
-//! addresses stay tentative.
+//! linkwatch work has run, the device drops packets (no qdisc attached yet). In a
+//! topology that uses IPv6 it then waits, on address notifications, until no address
+//! of those interfaces is tentative: the kernel's addrconf work, which runs after the
+//! link's, joins each address's solicited-node group and clears the flag; before that,
+//! a neighbour solicitation for the address goes unanswered and the first packet to it
+//! waits a second for the next.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -42,7 +46,6 @@ use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
     BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkMessage, State,
 };
@@ -77,8 +80,9 @@ pub(crate) struct BuiltNode {
 }
 
 /// The sysctls every node gets before its own when the topology uses IPv6: no
-/// duplicate address detection, so
-/// IPv6 addresses are usable at once (the harness's addresses are known unique).
+/// duplicate address detection (the harness's addresses are known unique), so IPv6
+/// addresses are usable as soon as the kernel's addrconf work has run for them, which
+/// the build waits for.
 const NODE_DEFAULTS: [(&str, &str); 2] = [
     ("/proc/sys/net/ipv6/conf/all/accept_dad", "0"),
     ("/proc/sys/net/ipv6/conf/default/accept_dad", "0"),
@@ -116,7 +120,7 @@ fn write_sysctls(spec: &NodeSpec, v6: bool) -> Result<()> {
 
 /// Whether the topology uses IPv6 at all (then duplicate address detection is turned
 /// off in every node, so link-local addresses are usable at once too).
-fn uses_v6(topo: &Topology) -> bool {
+pub(crate) fn uses_v6(topo: &Topology) -> bool {
     topo.interfaces()
         .iter()
         .any(|i| i.config.addresses.iter().any(|a| a.addr().is_ipv6()))
@@ -447,21 +451,21 @@ fn one_queue_each_way(msg: &mut LinkMessage) {
     msg.attributes.push(LinkAttribute::NumRxQueues(1));
 }
 
+/// `ip addr add NET dev IFACE`. An IPv6 address is added tentative, as by `ip`: the
+/// kernel's addrconf work joins its solicited-node group and then clears the flag
+/// (at once where duplicate address detection is off, as in every node of a topology
+/// that uses IPv6), so the flag says when the address answers neighbour solicitations
+/// (see [`Netlink::wait_v6_usable`]). `nodad` would skip the flag but not the wait.
 pub(crate) fn add_address(iface: &str, index: u32, net: &IpNet) -> Request {
     let msg = match net.addr() {
         IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
             .index(index)
             .address(a, net.prefix_len())
             .build(),
-        IpAddr::V6(a) => {
-            let mut m = AddressMessageBuilder::<Ipv6Addr>::new()
-                .index(index)
-                .address(a, net.prefix_len())
-                .build();
-            m.attributes
-                .push(AddressAttribute::Flags(AddressFlags::Nodad));
-            m
-        }
+        IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(index)
+            .address(a, net.prefix_len())
+            .build(),
     };
     Request::new(
         RouteNetlinkMessage::NewAddress(msg),
@@ -885,7 +889,7 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             stacked: true,
         });
     }
-    wait_until_up(&mut nodes, pending)?;
+    wait_until_up(&mut nodes, pending, uses_v6(topo))?;
     clock.lap("links up");
     clock.report(topo.nodes.len(), nodes.iter().filter(|n| n.lo_up).count());
     Ok(nodes)
@@ -983,13 +987,23 @@ impl Pending<'_> {
 /// their state up to that moment (and applies their pending carrier change, see
 /// [`Netlink::get_links`]), and notifications tell the rest; asking again every 200 ms
 /// covers notifications the kernel dropped.
-fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) -> Result<()> {
+///
+/// In a topology that uses IPv6 it then waits until no IPv6 address on those
+/// interfaces is tentative ([`Netlink::wait_v6_usable`]): duplicate address detection
+/// is off there, but clearing the flag is the kernel's addrconf work, which runs after
+/// the link's own.
+fn wait_until_up(
+    nodes: &mut [BuiltNode],
+    mut pending: Vec<Vec<Pending<'_>>>,
+    v6: bool,
+) -> Result<()> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
     for (n, node) in nodes.iter_mut().enumerate() {
         let want = &mut pending[n];
         if want.is_empty() {
             continue;
         }
+        let indexes: Vec<u32> = want.iter().map(|p| p.index).collect();
         let mut last_ask: Option<Instant> = None;
         loop {
             for l in node.nl.take_link_events() {
@@ -1020,8 +1034,28 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) ->
                 continue;
             }
             node.nl
-                .wait_link_events(Duration::from_millis(50))
+                .wait_events(Duration::from_millis(50))
                 .map_err(|e| Error::io(Some(&node.name), "reading link notifications", e))?;
+        }
+        if v6 {
+            let tentative = node.nl.wait_v6_usable(&indexes, deadline).map_err(|e| {
+                Error::io(
+                    Some(&node.name),
+                    "`ip -6 addr show` (waiting for addresses)",
+                    e,
+                )
+            })?;
+            if !tentative.is_empty() {
+                let addrs: Vec<String> = tentative.iter().map(|(_, a)| a.to_string()).collect();
+                return Err(Error::io(
+                    Some(&node.name),
+                    format!(
+                        "waiting for IPv6 addresses {} to leave the tentative state",
+                        addrs.join(", ")
+                    ),
+                    std::io::Error::from(std::io::ErrorKind::TimedOut),
+                ));
+            }
         }
     }
     Ok(())

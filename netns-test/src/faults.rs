@@ -79,7 +79,8 @@ impl Net {
 
     /// Restores a link cut with [`Net::cut_link`] or [`Net::partition`]: both ends up,
     /// their addresses and both nodes' routes as the topology has them. Returns once
-    /// both ends are operationally up.
+    /// both ends are operationally up and, in a topology that uses IPv6, their IPv6
+    /// addresses are usable (no longer tentative).
     pub fn restore_link(&self, end: &str) -> Result<()> {
         let i = self.link_of(end)?;
         self.restore(i)
@@ -117,6 +118,31 @@ impl Net {
                 let mut req = crate::build::add_route(r, dev, r.to_string());
                 req.flags = NLM_F_CREATE | NLM_F_REPLACE;
                 node.request(req)?;
+            }
+        }
+        // As after the build: usable IPv6 addresses, not tentative ones (their carrier
+        // came back, so the kernel runs its addrconf work for them again).
+        if crate::build::uses_v6(self.topology()) {
+            let deadline = Instant::now() + UP_TIMEOUT;
+            for e in link.ends.iter().filter(|e| e.config.up) {
+                let node = self.try_node(&e.node)?;
+                if node.emulated(&e.iface).is_some() {
+                    continue;
+                }
+                let index = node.interface(&e.iface)?.index;
+                let tentative = node
+                    .netlink(|nl| nl.wait_v6_usable(&[index], deadline))
+                    .map_err(|err| Error::io(Some(node.name()), "`ip -6 addr show`", err))?;
+                if !tentative.is_empty() {
+                    return Err(Error::Timeout {
+                        node: node.name().to_owned(),
+                        what: format!(
+                            "waiting for the IPv6 addresses of {} to leave the tentative state",
+                            e.iface
+                        ),
+                        after: UP_TIMEOUT,
+                    });
+                }
             }
         }
         self.cuts_mut(|c| c.retain(|x| *x != i));
@@ -259,7 +285,7 @@ impl Node {
                     after: UP_TIMEOUT,
                 });
             }
-            self.netlink(|nl| nl.wait_link_events(Duration::from_millis(50)))
+            self.netlink(|nl| nl.wait_events(Duration::from_millis(50)))
                 .map_err(|e| Error::io(Some(self.name()), "reading link notifications", e))?;
         }
     }

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, OnceLock};
 
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netns_test_topology::{HOST, IpNet, MacAddr, Topology};
 use rtnetlink::LinkUnspec;
@@ -459,10 +459,19 @@ impl Node {
         ))
     }
 
-    /// Adds an address to an interface (`ip addr add ADDR dev IFACE`).
+    /// Adds an address to an interface (`ip addr add ADDR dev IFACE`; an IPv6 address
+    /// `nodad`, without duplicate address detection, so that it is not tentative).
     pub fn add_address(&self, iface: &str, addr: IpNet) -> Result<()> {
         let index = self.interface(iface)?.index;
-        self.request(crate::build::add_address(iface, index, &addr))
+        let mut req = crate::build::add_address(iface, index, &addr);
+        if let RouteNetlinkMessage::NewAddress(m) = &mut req.msg
+            && addr.addr().is_ipv6()
+        {
+            m.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            req.what.push_str(" nodad");
+        }
+        self.request(req)
     }
 }
 

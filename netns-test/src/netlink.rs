@@ -7,11 +7,15 @@
 //! namespace it was created in, whichever thread uses it later.
 
 use std::io;
+use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::LinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
@@ -54,10 +58,17 @@ pub(crate) struct Netlink {
     link_events: Vec<LinkMessage>,
     /// Whether the socket has joined `RTNLGRP_LINK` (see [`Netlink::take_link_events`]).
     watching: bool,
+    /// IPv6 address notifications (`RTNLGRP_IPV6_IFADDR`) since the last look.
+    addr_events: usize,
+    /// Whether the socket has joined `RTNLGRP_IPV6_IFADDR` (see
+    /// [`Netlink::wait_v6_usable`]).
+    watching_addrs: bool,
 }
 
 /// The rtnetlink multicast group of link changes.
 const RTNLGRP_LINK: u32 = 1;
+/// The rtnetlink multicast group of IPv6 address changes.
+const RTNLGRP_IPV6_IFADDR: u32 = 9;
 
 const SEND_CHUNK: usize = 128 * 1024;
 
@@ -80,6 +91,8 @@ impl Netlink {
             buf: Vec::new(),
             link_events: Vec::new(),
             watching: false,
+            addr_events: 0,
+            watching_addrs: false,
         })
     }
 
@@ -161,8 +174,14 @@ impl Netlink {
             let msg: NetlinkMessage<RouteNetlinkMessage> = NetlinkMessage::deserialize(frame)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
             if msg.header.sequence_number == 0 {
-                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = msg.payload {
-                    self.link_events.push(l);
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                        self.link_events.push(l);
+                    }
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(_)) => {
+                        self.addr_events += 1;
+                    }
+                    _ => {}
                 }
                 continue;
             }
@@ -184,8 +203,8 @@ impl Netlink {
         std::mem::take(&mut self.link_events)
     }
 
-    /// Waits up to `timeout` for more link notifications.
-    pub(crate) fn wait_link_events(&mut self, timeout: std::time::Duration) -> io::Result<()> {
+    /// Waits up to `timeout` for more notifications (of the groups joined).
+    pub(crate) fn wait_events(&mut self, timeout: Duration) -> io::Result<()> {
         use std::os::fd::AsFd;
         let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
         let mut fds = [nix::poll::PollFd::new(
@@ -197,6 +216,54 @@ impl Netlink {
             Ok(_) => self.recv().map(drop),
             Err(nix::errno::Errno::EINTR) => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits until no IPv6 address on the links `indexes` is tentative, or until
+    /// `deadline`; returns the addresses still tentative then (none: all usable).
+    ///
+    /// A new address, and every address of a link whose carrier just came on, stays
+    /// tentative until the kernel's addrconf work has run for it, even with duplicate
+    /// address detection off: that work, asynchronous and separate from the link's own,
+    /// joins the address's solicited-node group and clears the flag. Until then a
+    /// neighbour solicitation for the address goes unanswered, and the first packet to
+    /// it waits for the next one, a second later. The socket joins
+    /// `RTNLGRP_IPV6_IFADDR` before it first asks (`ip -6 addr show`), and asks again
+    /// on every notification and every 200 ms. An address whose detection failed is
+    /// not waited for: it stays as it is.
+    pub(crate) fn wait_v6_usable(
+        &mut self,
+        indexes: &[u32],
+        deadline: Instant,
+    ) -> io::Result<Vec<(u32, Ipv6Addr)>> {
+        if !self.watching_addrs {
+            self.sock.add_membership(RTNLGRP_IPV6_IFADDR)?;
+            self.watching_addrs = true;
+        }
+        let mut last_ask: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if self.addr_events > 0 || last_ask.is_none_or(|t| now - t > Duration::from_millis(200))
+            {
+                self.addr_events = 0;
+                last_ask = Some(now);
+                let mut ask = AddressMessage::default();
+                ask.header.family = AddressFamily::Inet6;
+                let tentative: Vec<(u32, Ipv6Addr)> = self
+                    .dump(RouteNetlinkMessage::GetAddress(ask))?
+                    .iter()
+                    .filter_map(|m| match m {
+                        RouteNetlinkMessage::NewAddress(a) if indexes.contains(&a.header.index) => {
+                            tentative_v6(a).map(|addr| (a.header.index, addr))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if tentative.is_empty() || now >= deadline {
+                    return Ok(tentative);
+                }
+            }
+            self.wait_events(Duration::from_millis(50))?;
         }
     }
 
@@ -267,6 +334,25 @@ impl Netlink {
             }
         }
     }
+}
+
+/// The address of `a` if it is an IPv6 address still tentative (and not one whose
+/// duplicate address detection failed).
+fn tentative_v6(a: &AddressMessage) -> Option<Ipv6Addr> {
+    let flags = a
+        .attributes
+        .iter()
+        .find_map(|at| match at {
+            AddressAttribute::Flags(f) => Some(*f),
+            _ => None,
+        })
+        .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(a.header.flags.bits())));
+    let waiting =
+        flags.contains(AddressFlags::Tentative) && !flags.contains(AddressFlags::Dadfailed);
+    a.attributes.iter().find_map(|at| match at {
+        AddressAttribute::Address(std::net::IpAddr::V6(v6)) if waiting => Some(*v6),
+        _ => None,
+    })
 }
 
 /// Extracts `NLMSGERR_ATTR_MSG` from an error payload (after the capped original

@@ -85,7 +85,7 @@ impl Node {
             // Port state changes are announced on the link group: wake up on them.
             self.netlink(|nl| {
                 nl.take_link_events();
-                nl.wait_link_events(Duration::from_millis(250))
+                nl.wait_events(Duration::from_millis(250))
             })
             .map_err(|e| Error::io(Some(self.name()), "reading link notifications", e))?;
         }

@@ -6,6 +6,8 @@ use std::net::{TcpListener, TcpStream};
 
 use netns_test::{Net, netns_test};
 
+use crate::support::tentative_v6;
+
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn run_returns_the_closures_value_and_sockets_keep_their_node(net: &Net) {
     let listener = net
@@ -157,6 +159,24 @@ fn inline_topologies_and_ipv6(net: &Net) {
     assert!(eth0.up && eth0.lower_up);
     let addrs = net.node("b").addresses().unwrap();
     assert_eq!(addrs.len(), 2, "{addrs:?}");
+}
+
+/// ns2 turns duplicate address detection back on, so its addresses stay tentative for
+/// about a second after its link comes up (unanswered neighbour solicitations
+/// meanwhile): the build waits until they are usable, as it waits for the kernel's
+/// addrconf work where detection is off.
+#[netns_test(topology = "../fixtures/s1-ipv6-dad.toml")]
+fn ipv6_addresses_are_usable_when_the_body_starts(net: &Net) {
+    for node in ["ns1", "ns2"] {
+        let tentative = tentative_v6(net, node);
+        assert!(
+            tentative.is_empty(),
+            "{node}: still tentative: {tentative:?}"
+        );
+    }
+    let quick = netns_test::PingOptions::default().timeout(std::time::Duration::from_millis(300));
+    let reply = net.node("ns1").ping_with("fd00::2", quick).unwrap();
+    assert_eq!(reply.from.to_string(), "fd00::2");
 }
 
 #[netns_test(topology = "../fixtures/s1.toml")]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use netns_test::topology::Impairment;
 use netns_test::{Net, netns_test};
 
-use crate::support::transfer;
+use crate::support::{tentative_v6, transfer};
 
 #[netns_test(topology = "../fixtures/s4.toml")]
 fn a_cut_link_breaks_a_connection_and_restoring_it_heals(net: &Net) {
@@ -58,6 +58,27 @@ fn a_partition_separates_nodes_until_healed(net: &Net) {
     for to in ["192.168.1.2", "192.168.1.3"] {
         assert_eq!(net.node("ns1").ping(to).unwrap().ttl, 64);
     }
+}
+
+/// ns2 turns duplicate address detection back on, so a restored link's IPv6 addresses
+/// are tentative there for about a second: `restore_link` returns once they are
+/// usable, as the build does.
+#[netns_test(topology = "../fixtures/s1-ipv6-dad.toml")]
+fn a_restored_link_has_usable_ipv6_addresses(net: &Net) {
+    net.cut_link("ns1:veth-ns1").unwrap();
+    let cut = netns_test::PingOptions::default().timeout(Duration::from_millis(100));
+    assert!(net.node("ns1").ping_with("fd00::2", cut).is_err());
+    net.restore_link("ns1:veth-ns1").unwrap();
+    for node in ["ns1", "ns2"] {
+        let tentative = tentative_v6(net, node);
+        assert!(
+            tentative.is_empty(),
+            "{node}: still tentative: {tentative:?}"
+        );
+    }
+    let quick = netns_test::PingOptions::default().timeout(Duration::from_millis(300));
+    let reply = net.node("ns1").ping_with("fd00::2", quick).unwrap();
+    assert_eq!(reply.from.to_string(), "fd00::2");
 }
 
 #[netns_test(topology = "../fixtures/s1.toml")]

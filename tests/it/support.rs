@@ -64,3 +64,23 @@ pub(crate) fn transfer(net: &Net, from: &str, to: (&str, &'static str), bytes: u
     assert_eq!(reader.join().unwrap(), bytes);
     started.elapsed()
 }
+
+/// The IPv6 addresses of node `node` that are still tentative (duplicate address
+/// detection not done), from the kernel's own table (`/proc/net/if_inet6`, flag
+/// `IFA_F_TENTATIVE`), as `address on interface`.
+pub(crate) fn tentative_v6(net: &Net, node: &str) -> Vec<String> {
+    const IFA_F_TENTATIVE: u32 = 0x40;
+    let table = net
+        .node(node)
+        .run(|| std::fs::read_to_string("/proc/thread-self/net/if_inet6"))
+        .unwrap();
+    table
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (addr, flags, iface) = (f.first()?, f.get(4)?, f.get(5)?);
+            let flags = u32::from_str_radix(flags, 16).ok()?;
+            (flags & IFA_F_TENTATIVE != 0).then(|| format!("{addr} on {iface}"))
+        })
+        .collect()
+}
