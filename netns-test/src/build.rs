@@ -889,7 +889,25 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             stacked: true,
         });
     }
-    wait_until_up(&mut nodes, pending, uses_v6(topo))?;
+    // Every link waited for, and every interface that is up with an IPv6 address of
+    // the topology: their IPv6 addresses must be usable too.
+    let mut v6_links: Vec<Vec<u32>> = pending
+        .iter()
+        .map(|p| p.iter().map(|p| p.index).collect())
+        .collect();
+    for iface in topo.interfaces() {
+        if iface.config.up && iface.config.addresses.iter().any(|a| a.addr().is_ipv6()) {
+            let n = at(iface.node);
+            let i = idx.get(n, iface.name);
+            if !v6_links[n].contains(&i) {
+                v6_links[n].push(i);
+            }
+        }
+    }
+    wait_until_up(&mut nodes, pending)?;
+    if uses_v6(topo) {
+        wait_until_v6_usable(&mut nodes, &v6_links)?;
+    }
     clock.lap("links up");
     clock.report(topo.nodes.len(), nodes.iter().filter(|n| n.lo_up).count());
     Ok(nodes)
@@ -987,23 +1005,13 @@ impl Pending<'_> {
 /// their state up to that moment (and applies their pending carrier change, see
 /// [`Netlink::get_links`]), and notifications tell the rest; asking again every 200 ms
 /// covers notifications the kernel dropped.
-///
-/// In a topology that uses IPv6 it then waits until no IPv6 address on those
-/// interfaces is tentative ([`Netlink::wait_v6_usable`]): duplicate address detection
-/// is off there, but clearing the flag is the kernel's addrconf work, which runs after
-/// the link's own.
-fn wait_until_up(
-    nodes: &mut [BuiltNode],
-    mut pending: Vec<Vec<Pending<'_>>>,
-    v6: bool,
-) -> Result<()> {
+fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) -> Result<()> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
     for (n, node) in nodes.iter_mut().enumerate() {
         let want = &mut pending[n];
         if want.is_empty() {
             continue;
         }
-        let indexes: Vec<u32> = want.iter().map(|p| p.index).collect();
         let mut last_ask: Option<Instant> = None;
         loop {
             for l in node.nl.take_link_events() {
@@ -1037,25 +1045,37 @@ fn wait_until_up(
                 .wait_events(Duration::from_millis(50))
                 .map_err(|e| Error::io(Some(&node.name), "reading link notifications", e))?;
         }
-        if v6 {
-            let tentative = node.nl.wait_v6_usable(&indexes, deadline).map_err(|e| {
-                Error::io(
-                    Some(&node.name),
-                    "`ip -6 addr show` (waiting for addresses)",
-                    e,
-                )
-            })?;
-            if !tentative.is_empty() {
-                let addrs: Vec<String> = tentative.iter().map(|(_, a)| a.to_string()).collect();
-                return Err(Error::io(
-                    Some(&node.name),
-                    format!(
-                        "waiting for IPv6 addresses {} to leave the tentative state",
-                        addrs.join(", ")
-                    ),
-                    std::io::Error::from(std::io::ErrorKind::TimedOut),
-                ));
-            }
+    }
+    Ok(())
+}
+
+/// Waits until no IPv6 address on the interfaces `links[node]` is tentative
+/// ([`Netlink::wait_v6_usable`]): duplicate address detection is off in a topology
+/// that uses IPv6, but clearing the flag is the kernel's addrconf work, which runs
+/// after the link's own and joins the address's solicited-node group first.
+fn wait_until_v6_usable(nodes: &mut [BuiltNode], links: &[Vec<u32>]) -> Result<()> {
+    let deadline = Instant::now() + LINK_UP_TIMEOUT;
+    for (node, indexes) in nodes.iter_mut().zip(links) {
+        if indexes.is_empty() {
+            continue;
+        }
+        let tentative = node.nl.wait_v6_usable(indexes, deadline).map_err(|e| {
+            Error::io(
+                Some(&node.name),
+                "`ip -6 addr show` (waiting for addresses)",
+                e,
+            )
+        })?;
+        if !tentative.is_empty() {
+            let addrs: Vec<String> = tentative.iter().map(|(_, a)| a.to_string()).collect();
+            return Err(Error::io(
+                Some(&node.name),
+                format!(
+                    "waiting for IPv6 addresses {} to leave the tentative state",
+                    addrs.join(", ")
+                ),
+                std::io::Error::from(std::io::ErrorKind::TimedOut),
+            ));
         }
     }
     Ok(())

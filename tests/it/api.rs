@@ -179,6 +179,28 @@ fn ipv6_addresses_are_usable_when_the_body_starts(net: &Net) {
     assert_eq!(reply.from.to_string(), "fd00::2");
 }
 
+/// The same for a bridge's address: detection is back on in `br` (where no interface
+/// gets a link-local address, so only the bridge's own address is detected), and the
+/// bridge's address is usable when the body starts.
+#[netns_test(topology = r#"
+[nodes.br]
+sysctl = { "net.ipv6.conf.all.accept_dad" = 1, "net.ipv6.conf.default.accept_dad" = 1, "net.ipv6.conf.default.addr_gen_mode" = 1 }
+[nodes.a]
+[[bridges]]
+name = "br:br0"
+ports = ["pa"]
+addresses = "fd01::1/64"
+[[links]]
+endpoints = [{ iface = "a:eth0", addresses = "fd01::2/64" }, "br:pa"]
+"#)]
+fn a_bridges_ipv6_address_is_usable_when_the_body_starts(net: &Net) {
+    let tentative = tentative_v6(net, "br");
+    assert!(tentative.is_empty(), "still tentative: {tentative:?}");
+    let quick = netns_test::PingOptions::default().timeout(std::time::Duration::from_millis(300));
+    let reply = net.node("a").ping_with("fd01::1", quick).unwrap();
+    assert_eq!(reply.from.to_string(), "fd01::1");
+}
+
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn unknown_nodes_are_a_clear_error(net: &Net) {
     let err = net.try_node("ns9").unwrap_err();
