@@ -58,11 +58,9 @@ pub(crate) struct Netlink {
     link_events: Vec<LinkMessage>,
     /// Whether the socket has joined `RTNLGRP_LINK` (see [`Netlink::take_link_events`]).
     watching: bool,
-    /// IPv6 address notifications (`RTNLGRP_IPV6_IFADDR`) since the last look.
+    /// IPv6 address notifications (`RTNLGRP_IPV6_IFADDR`, joined only in
+    /// [`Netlink::wait_v6_usable`]) since the last look.
     addr_events: usize,
-    /// Whether the socket has joined `RTNLGRP_IPV6_IFADDR` (see
-    /// [`Netlink::wait_v6_usable`]).
-    watching_addrs: bool,
 }
 
 /// The rtnetlink multicast group of link changes.
@@ -92,7 +90,6 @@ impl Netlink {
             link_events: Vec::new(),
             watching: false,
             addr_events: 0,
-            watching_addrs: false,
         })
     }
 
@@ -229,17 +226,27 @@ impl Netlink {
     /// neighbour solicitation for the address goes unanswered, and the first packet to
     /// it waits for the next one, a second later. The socket joins
     /// `RTNLGRP_IPV6_IFADDR` before it first asks (`ip -6 addr show`), and asks again
-    /// on every notification and every 200 ms. An address whose detection failed is
-    /// not waited for: it stays as it is.
+    /// on every notification and every 200 ms; it leaves the group when done (see
+    /// [`Netlink::take_link_events`] for why a group is joined only while waiting). An
+    /// address whose detection failed is not waited for: it stays as it is.
     pub(crate) fn wait_v6_usable(
         &mut self,
         indexes: &[u32],
         deadline: Instant,
     ) -> io::Result<Vec<(u32, Ipv6Addr)>> {
-        if !self.watching_addrs {
-            self.sock.add_membership(RTNLGRP_IPV6_IFADDR)?;
-            self.watching_addrs = true;
-        }
+        self.sock.add_membership(RTNLGRP_IPV6_IFADDR)?;
+        let waited = self.tentative_until(indexes, deadline);
+        let _ = self.sock.drop_membership(RTNLGRP_IPV6_IFADDR);
+        waited
+    }
+
+    /// [`Netlink::wait_v6_usable`] once the socket has joined the group.
+    fn tentative_until(
+        &mut self,
+        indexes: &[u32],
+        deadline: Instant,
+    ) -> io::Result<Vec<(u32, Ipv6Addr)>> {
+        self.addr_events = 0;
         let mut last_ask: Option<Instant> = None;
         loop {
             let now = Instant::now();
