@@ -119,7 +119,8 @@ fn write_sysctls(spec: &NodeSpec, v6: bool) -> Result<()> {
 }
 
 /// Whether the topology uses IPv6 at all (then duplicate address detection is turned
-/// off in every node, so link-local addresses are usable at once too).
+/// off in every node, so link-local addresses are usable as soon as the kernel's
+/// addrconf work has run for them too, which the build waits for).
 pub(crate) fn uses_v6(topo: &Topology) -> bool {
     topo.interfaces()
         .iter()
@@ -889,24 +890,27 @@ pub(crate) fn build(topo: &Topology) -> Result<Vec<BuiltNode>> {
             stacked: true,
         });
     }
-    // Every link waited for, and every interface that is up with an IPv6 address of
-    // the topology: their IPv6 addresses must be usable too.
-    let mut v6_links: Vec<Vec<u32>> = pending
-        .iter()
-        .map(|p| p.iter().map(|p| p.index).collect())
-        .collect();
-    for iface in topo.interfaces() {
-        if iface.config.up && iface.config.addresses.iter().any(|a| a.addr().is_ipv6()) {
-            let n = at(iface.node);
-            let i = idx.get(n, iface.name);
-            if !v6_links[n].contains(&i) {
-                v6_links[n].push(i);
+    // In a topology with IPv6: every link waited for, and every interface that is up
+    // with an IPv6 address of the topology, must have usable IPv6 addresses too.
+    let v6_links = uses_v6(topo).then(|| {
+        let mut links: Vec<Vec<u32>> = pending
+            .iter()
+            .map(|p| p.iter().map(|p| p.index).collect())
+            .collect();
+        for iface in topo.interfaces() {
+            if iface.config.up && iface.config.addresses.iter().any(|a| a.addr().is_ipv6()) {
+                let n = at(iface.node);
+                let i = idx.get(n, iface.name);
+                if !links[n].contains(&i) {
+                    links[n].push(i);
+                }
             }
         }
-    }
+        links
+    });
     wait_until_up(&mut nodes, pending)?;
-    if uses_v6(topo) {
-        wait_until_v6_usable(&mut nodes, &v6_links)?;
+    if let Some(links) = v6_links {
+        wait_until_v6_usable(&mut nodes, &links)?;
     }
     clock.lap("links up");
     clock.report(topo.nodes.len(), nodes.iter().filter(|n| n.lo_up).count());
