@@ -92,10 +92,13 @@ impl Net {
             let node = self.try_node(&e.node)?;
             node.set_link_up(&e.iface, true)?;
         }
+        // The ends with an operational state to wait for (a tap, an end of a userspace
+        // link, has none), with their indexes.
+        let mut waited = Vec::with_capacity(link.ends.len());
         for e in &link.ends {
             let node = self.try_node(&e.node)?;
-            // A tap (an end of a userspace link) has no operational state to wait for.
-            if e.config.up && node.emulated(&e.iface).is_none() {
+            let wait = e.config.up && node.emulated(&e.iface).is_none();
+            if wait {
                 node.wait_oper_up(&e.iface)?;
             }
             let index = node.interface(&e.iface)?.index;
@@ -103,6 +106,9 @@ impl Net {
                 let mut req = crate::build::add_address(&e.iface, index, a);
                 req.flags = NLM_F_CREATE | NLM_F_REPLACE;
                 node.request(req)?;
+            }
+            if wait {
+                waited.push((node, index));
             }
         }
         for name in [&link.ends[0].node, &link.ends[1].node] {
@@ -124,25 +130,16 @@ impl Net {
         // came back, so the kernel runs its addrconf work for them again).
         if crate::build::uses_v6(self.topology()) {
             let deadline = Instant::now() + UP_TIMEOUT;
-            for e in link.ends.iter().filter(|e| e.config.up) {
-                let node = self.try_node(&e.node)?;
-                if node.emulated(&e.iface).is_some() {
-                    continue;
-                }
-                let index = node.interface(&e.iface)?.index;
-                let tentative = node
-                    .netlink(|nl| nl.wait_v6_usable(&[index], deadline))
-                    .map_err(|err| Error::io(Some(node.name()), "`ip -6 addr show`", err))?;
-                if !tentative.is_empty() {
-                    return Err(Error::Timeout {
-                        node: node.name().to_owned(),
-                        what: format!(
-                            "waiting for the IPv6 addresses of {} to leave the tentative state",
-                            e.iface
-                        ),
-                        after: UP_TIMEOUT,
-                    });
-                }
+            for (node, index) in waited {
+                node.netlink(|nl| nl.wait_v6_usable(&[index], deadline))
+                    .map_err(|e| {
+                        Error::io(
+                            Some(node.name()),
+                            "waiting for its IPv6 addresses to leave the tentative state \
+                             (`ip -6 addr show`)",
+                            e,
+                        )
+                    })?;
             }
         }
         self.cuts_mut(|c| c.retain(|x| *x != i));

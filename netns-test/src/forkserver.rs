@@ -441,9 +441,7 @@ impl Child {
             }
         }
     }
-}
 
-impl Child {
     /// Waits until the child has ended, without learning how. A child of the server
     /// is over as soon as the kernel marks it exited (its pidfd turns readable), a hop
     /// before the server could say so; it exits last of the test's processes (the

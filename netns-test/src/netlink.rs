@@ -216,8 +216,8 @@ impl Netlink {
         }
     }
 
-    /// Waits until no IPv6 address on the links `indexes` is tentative, or until
-    /// `deadline`; returns the addresses still tentative then (none: all usable).
+    /// Waits until no IPv6 address on the links `indexes` is tentative; past
+    /// `deadline`, fails with `TimedOut`, naming the addresses still tentative.
     ///
     /// A new address, and every address of a link whose carrier just came on, stays
     /// tentative until the kernel's addrconf work has run for it, even with duplicate
@@ -229,23 +229,24 @@ impl Netlink {
     /// on every notification and every 200 ms; it leaves the group when done (see
     /// [`Netlink::take_link_events`] for why a group is joined only while waiting). An
     /// address whose detection failed is not waited for: it stays as it is.
-    pub(crate) fn wait_v6_usable(
-        &mut self,
-        indexes: &[u32],
-        deadline: Instant,
-    ) -> io::Result<Vec<(u32, Ipv6Addr)>> {
+    pub(crate) fn wait_v6_usable(&mut self, indexes: &[u32], deadline: Instant) -> io::Result<()> {
         self.sock.add_membership(RTNLGRP_IPV6_IFADDR)?;
         let waited = self.tentative_until(indexes, deadline);
         let _ = self.sock.drop_membership(RTNLGRP_IPV6_IFADDR);
-        waited
+        let tentative = waited?;
+        if tentative.is_empty() {
+            return Ok(());
+        }
+        let addrs: Vec<String> = tentative.iter().map(Ipv6Addr::to_string).collect();
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("still tentative: {}", addrs.join(", ")),
+        ))
     }
 
-    /// [`Netlink::wait_v6_usable`] once the socket has joined the group.
-    fn tentative_until(
-        &mut self,
-        indexes: &[u32],
-        deadline: Instant,
-    ) -> io::Result<Vec<(u32, Ipv6Addr)>> {
+    /// The addresses of [`Netlink::wait_v6_usable`] still tentative when none is any
+    /// more or `deadline` has passed, once the socket has joined the group.
+    fn tentative_until(&mut self, indexes: &[u32], deadline: Instant) -> io::Result<Vec<Ipv6Addr>> {
         self.addr_events = 0;
         let mut last_ask: Option<Instant> = None;
         loop {
@@ -256,12 +257,12 @@ impl Netlink {
                 last_ask = Some(now);
                 let mut ask = AddressMessage::default();
                 ask.header.family = AddressFamily::Inet6;
-                let tentative: Vec<(u32, Ipv6Addr)> = self
+                let tentative: Vec<Ipv6Addr> = self
                     .dump(RouteNetlinkMessage::GetAddress(ask))?
                     .iter()
                     .filter_map(|m| match m {
                         RouteNetlinkMessage::NewAddress(a) if indexes.contains(&a.header.index) => {
-                            tentative_v6(a).map(|addr| (a.header.index, addr))
+                            tentative_v6(a)
                         }
                         _ => None,
                     })
