@@ -17,6 +17,7 @@
 //! runs a no-op body and reports back. Timed from the call to the verdict, teardown
 //! (the child's exit) included.
 
+mod floor;
 mod shell;
 mod stats;
 mod topo;
@@ -136,6 +137,7 @@ fn self_rss_kib() -> u64 {
 }
 
 fn main() {
+    floor::child_main();
     if let Ok(name) = std::env::var(CHILD_ENV).or_else(|_| std::env::var(SERVER_ENV)) {
         // The isolated child of one scenario run, or the fork server.
         let Some(local) = name.strip_prefix("scenario::") else {
@@ -188,63 +190,103 @@ fn main() {
     // NETNS_TEST_FORK_SERVER=0 still works that way. Under nextest's process-per-test
     // mode the runner clones each child itself, once per process: each of those runs
     // starts when the previous one's threads have ended, as in a fresh process.
-    let (ours_exec, ours_ping_exec) =
-        without_fork_server(|| (repeat(&pair, n_pair), repeat(&ping, n_pair)));
+    let timed = |spec: &TestSpec| floor::with_cpu(n_pair + 1, || repeat(spec, n_pair));
+    let ((ours_exec, ours_exec_cpu), (ours_ping_exec, ours_ping_exec_cpu)) =
+        without_fork_server(|| (timed(&pair), timed(&ping)));
     // Read now, before any other process ends: the kernel keeps the largest of every
     // child waited for (a child cloned by the runner counts this process's pages too).
     let child_rss = max_rss_children_kib();
-    let (ours_direct, ours_ping_direct) =
-        with_direct_start(|| (repeat_alone(&pair, n_pair), repeat_alone(&ping, n_pair)));
-    let ours = repeat(&pair, n_pair);
-    table.push(Row::new(
-        "two nodes, one veth: netns-test (whole test)",
-        &ours,
-    ));
-    table.push(Row::new(
-        "  the same, cloned by the runner (nextest, one test a process)",
-        &ours_direct,
-    ));
-    table.push(Row::new(
-        "  the same, re-executed child (fork server off)",
-        &ours_exec,
-    ));
-    let ours_ping = repeat(&ping, n_pair);
-    table.push(Row::new("S1 with a ping each way: netns-test", &ours_ping));
-    table.push(Row::new(
-        "  the same, cloned by the runner (nextest, one test a process)",
-        &ours_ping_direct,
-    ));
-    table.push(Row::new(
-        "  the same, re-executed child (fork server off)",
-        &ours_ping_exec,
-    ));
+    let timed_alone = |spec: &TestSpec| floor::with_cpu(n_pair + 1, || repeat_alone(spec, n_pair));
+    let ((ours_direct, ours_direct_cpu), (ours_ping_direct, ours_ping_direct_cpu)) =
+        with_direct_start(|| (timed_alone(&pair), timed_alone(&ping)));
+    let (ours, ours_cpu) = timed(&pair);
+    table.push(Row::new("two nodes, one veth: netns-test (whole test)", &ours).cpu(ours_cpu));
+    table.push(
+        Row::new(
+            "  the same, cloned by the runner (nextest, one test a process)",
+            &ours_direct,
+        )
+        .cpu(ours_direct_cpu),
+    );
+    table.push(
+        Row::new(
+            "  the same, re-executed child (fork server off)",
+            &ours_exec,
+        )
+        .cpu(ours_exec_cpu),
+    );
+    // How much of that is the kernel's: the same network without a test process.
+    let (build_alone, build_alone_cpu) = floor::measure(floor::Floor::Build, n_pair);
+    table.push(
+        Row::new(
+            "  its network alone: host + pair by Net::build in one process",
+            &build_alone,
+        )
+        .cpu(build_alone_cpu),
+    );
+    let (namespaces, namespaces_cpu) = floor::measure(floor::Floor::Namespaces, n_pair);
+    table.push(
+        Row::new(
+            "  kernel floor: its 3 network namespaces, bare, by unshare",
+            &namespaces,
+        )
+        .cpu(namespaces_cpu),
+    );
+    let (ours_ping, ours_ping_cpu) = timed(&ping);
+    table.push(Row::new("S1 with a ping each way: netns-test", &ours_ping).cpu(ours_ping_cpu));
+    table.push(
+        Row::new(
+            "  the same, cloned by the runner (nextest, one test a process)",
+            &ours_ping_direct,
+        )
+        .cpu(ours_ping_direct_cpu),
+    );
+    table.push(
+        Row::new(
+            "  the same, re-executed child (fork server off)",
+            &ours_ping_exec,
+        )
+        .cpu(ours_ping_exec_cpu),
+    );
     if root {
-        let shell = shell::repeat_pair_shell(n_pair.min(50));
-        table.push(Row::new(
-            "two nodes, one veth: shell way (ip netns)",
-            &shell,
-        ));
+        let n_shell = n_pair.min(50);
+        let (shell, shell_cpu) = floor::with_cpu(n_shell, || shell::repeat_pair_shell(n_shell));
+        table.push(Row::new("two nodes, one veth: shell way (ip netns)", &shell).cpu(shell_cpu));
         table.ratio("shell way / netns-test, build only", &shell, &ours);
+        table.cpu_ratio("shell way / netns-test, build only", shell_cpu, ours_cpu);
         table.ratio(
             "shell way / netns-test under nextest, build only",
             &shell,
             &ours_direct,
         );
-        let documents_build = shell::repeat_pair_documents_build(n_pair.min(50));
-        table.push(Row::new(
-            "two nodes, one veth, as the documents write it (ip netns exec)",
-            &documents_build,
-        ));
+        let (documents_build, documents_build_cpu) =
+            floor::with_cpu(n_shell, || shell::repeat_pair_documents_build(n_shell));
+        table.push(
+            Row::new(
+                "two nodes, one veth, as the documents write it (ip netns exec)",
+                &documents_build,
+            )
+            .cpu(documents_build_cpu),
+        );
         table.ratio(
             "documents' shell way / netns-test, build only",
             &documents_build,
             &ours,
         );
-        let shell_ping = shell::repeat_pair_shell_ping(n_pair.min(50));
-        table.push(Row::new(
-            "S1 with a ping each way: shell way (ip netns, ping)",
-            &shell_ping,
-        ));
+        table.cpu_ratio(
+            "documents' shell way / netns-test, build only",
+            documents_build_cpu,
+            ours_cpu,
+        );
+        let (shell_ping, shell_ping_cpu) =
+            floor::with_cpu(n_shell, || shell::repeat_pair_shell_ping(n_shell));
+        table.push(
+            Row::new(
+                "S1 with a ping each way: shell way (ip netns, ping)",
+                &shell_ping,
+            )
+            .cpu(shell_ping_cpu),
+        );
         table.ratio(
             "shell way / netns-test, S1 walk-through",
             &shell_ping,
@@ -255,15 +297,20 @@ fn main() {
             &shell_ping,
             &ours_ping_direct,
         );
-        let documents = shell::repeat_pair_documents(n_pair.min(50));
-        table.push(Row::new(
-            "S1 as the documents write it (ip netns exec)",
-            &documents,
-        ));
+        let (documents, documents_cpu) =
+            floor::with_cpu(n_shell, || shell::repeat_pair_documents(n_shell));
+        table.push(
+            Row::new("S1 as the documents write it (ip netns exec)", &documents).cpu(documents_cpu),
+        );
         table.ratio(
             "documents' shell way / netns-test, S1 walk-through",
             &documents,
             &ours_ping,
+        );
+        table.cpu_ratio(
+            "documents' shell way / netns-test, S1 walk-through",
+            documents_cpu,
+            ours_ping_cpu,
         );
         match shell::repeat_mininet(if quick { 3 } else { 10 }) {
             Some(mn) => {
@@ -275,7 +322,7 @@ fn main() {
             }
             None => table.note("Mininet: not installed (`apt install mininet` to compare)"),
         }
-        let wrapper = shell::repeat_wrapper_only(n_pair.min(50));
+        let wrapper = shell::repeat_wrapper_only(n_shell);
         table.push(Row::new(
             "  of which the shell way's unshare+tmpfs wrapper",
             &wrapper,
@@ -287,16 +334,11 @@ fn main() {
     table.push(Row::new("floor: unshare -Urn true", &unshare));
 
     let chain100 = spec_for("chain100");
-    let ours100 = repeat(&chain100, n_chain);
-    table.push(Row::new(
-        "100-node chain: netns-test (build + teardown)",
-        &ours100,
-    ));
-    let batch = shell::repeat_chain_batch(100, n_chain);
-    table.push(Row::new(
-        "100-node chain: ip -batch in a user namespace",
-        &batch,
-    ));
+    let (ours100, ours100_cpu) = floor::with_cpu(n_chain + 1, || repeat(&chain100, n_chain));
+    table
+        .push(Row::new("100-node chain: netns-test (build + teardown)", &ours100).cpu(ours100_cpu));
+    let (batch, batch_cpu) = floor::with_cpu(n_chain, || shell::repeat_chain_batch(100, n_chain));
+    table.push(Row::new("100-node chain: ip -batch in a user namespace", &batch).cpu(batch_cpu));
     table.ratio("netns-test / ip -batch", &ours100, &batch);
 
     // The kernel destroys a test's namespaces after it ended, in the background; a

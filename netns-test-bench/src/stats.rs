@@ -9,6 +9,8 @@ pub(crate) struct Row {
     min: f64,
     max: f64,
     n: usize,
+    /// CPU per run over both cores, when measured.
+    cpu: Option<f64>,
 }
 
 fn ms(d: &Duration) -> f64 {
@@ -34,7 +36,14 @@ impl Row {
             min: v.iter().copied().fold(f64::INFINITY, f64::min),
             max: v.iter().copied().fold(0.0, f64::max),
             n: v.len(),
+            cpu: None,
         }
+    }
+
+    /// The row with the CPU time its runs took, per run.
+    pub(crate) fn cpu(mut self, per_run: Duration) -> Row {
+        self.cpu = Some(ms(&per_run));
+        self
     }
 }
 
@@ -51,7 +60,13 @@ pub(crate) struct Table {
 
 impl Table {
     pub(crate) fn push(&mut self, row: Row) {
-        eprintln!("  measured: {} (median {:.2} ms)", row.label, row.median);
+        match row.cpu {
+            Some(c) => eprintln!(
+                "  measured: {} (median {:.2} ms, CPU {c:.2} ms a run)",
+                row.label, row.median
+            ),
+            None => eprintln!("  measured: {} (median {:.2} ms)", row.label, row.median),
+        }
         self.lines.push(Line::Row(row));
     }
 
@@ -63,6 +78,14 @@ impl Table {
     /// A ratio of two medians.
     pub(crate) fn ratio(&mut self, label: &str, a: &[Duration], b: &[Duration]) {
         self.note(&format!("ratio {label}: {:.1}x", median(a) / median(b)));
+    }
+
+    /// A ratio of two CPU times per run.
+    pub(crate) fn cpu_ratio(&mut self, label: &str, a: Duration, b: Duration) {
+        self.note(&format!(
+            "ratio of CPU per run, {label}: {:.1}x",
+            a.as_secs_f64() / b.as_secs_f64()
+        ));
     }
 
     pub(crate) fn print(&self) {
@@ -81,11 +104,12 @@ impl Table {
             .unwrap_or(0)
             .max("scenario".len());
         println!(
-            "| {:<w$} | {:>10} | {:>10} | {:>10} | {:>5} |",
-            "scenario", "median ms", "min ms", "max ms", "runs"
+            "| {:<w$} | {:>10} | {:>10} | {:>10} | {:>5} | {:>11} |",
+            "scenario", "median ms", "min ms", "max ms", "runs", "CPU ms/run"
         );
         println!(
-            "|{:-<w2$}|{:->12}|{:->12}|{:->12}|{:->7}|",
+            "|{:-<w2$}|{:->12}|{:->12}|{:->12}|{:->7}|{:->13}|",
+            "",
             "",
             "",
             "",
@@ -94,9 +118,10 @@ impl Table {
             w2 = w + 2
         );
         for r in rows {
+            let cpu = r.cpu.map_or_else(String::new, |c| format!("{c:.2}"));
             println!(
-                "| {:<w$} | {:>10.2} | {:>10.2} | {:>10.2} | {:>5} |",
-                r.label, r.median, r.min, r.max, r.n
+                "| {:<w$} | {:>10.2} | {:>10.2} | {:>10.2} | {:>5} | {:>11} |",
+                r.label, r.median, r.min, r.max, r.n, cpu
             );
         }
         println!();
