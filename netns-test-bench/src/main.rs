@@ -136,6 +136,26 @@ fn self_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// netns-test's benchmark: per-test cost side by side with the shell way, `ip -batch`
+/// and Mininet, in one run. Prints a table of medians, minimums, maximums and CPU per
+/// run, then the ratios. Build it in release mode:
+/// `cargo run --release -p netns-test-bench -- [OPTIONS]`.
+#[derive(clap::Parser)]
+#[command(name = "netns-test-bench", version)]
+struct Args {
+    /// Fewer runs of each scenario: seconds instead of a couple of minutes.
+    #[arg(long, conflicts_with = "only")]
+    quick: bool,
+    /// Only one scenario (pair, pairping, or chainN for N nodes in a line), RUNS times
+    /// (8 unless given), each run's time printed: an aid for profiling.
+    #[arg(long, num_args = 1..=2, value_names = ["NAME", "RUNS"])]
+    only: Option<Vec<String>>,
+    /// With --only: milliseconds to wait between runs, so that each starts after the
+    /// kernel has torn down the ones before.
+    #[arg(long, value_name = "MS", requires = "only")]
+    pause: Option<u64>,
+}
+
 fn main() {
     floor::child_main();
     if let Ok(name) = std::env::var(CHILD_ENV).or_else(|_| std::env::var(SERVER_ENV)) {
@@ -147,19 +167,34 @@ fn main() {
         run_test(&spec, body_for(local));
         std::process::exit(3); // run_test never returns in the child
     }
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(pos) = args.iter().position(|a| a == "--only") {
-        // Profiling aid: one scenario (`--only NAME [RUNS] [--pause MS]`), each run
-        // printed; with a pause between runs, each starts after the kernel has torn
-        // down the ones before.
-        let name = args.get(pos + 1).map_or("pair", String::as_str);
+    let args = <Args as clap::Parser>::parse();
+    if let Some(only) = &args.only {
+        // Profiling aid: one scenario, each run printed; with a pause between runs,
+        // each starts after the kernel has torn down the ones before.
+        let name = only.first().map_or("pair", String::as_str);
+        if topology_for(&format!("scenario::{name}")).is_none() {
+            <Args as clap::CommandFactory>::command()
+                .error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "unknown scenario '{name}' for '--only'; use pair, pairping or \
+                         chainN (N nodes in a line, e.g. chain100)"
+                    ),
+                )
+                .exit();
+        }
+        let count = match only.get(1).map(|c| c.parse::<usize>()) {
+            None => 8,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => <Args as clap::CommandFactory>::command()
+                .error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("'{}' is not a number of runs for '--only {name}'", only[1]),
+                )
+                .exit(),
+        };
         let spec = spec_for(Box::leak(name.to_owned().into_boxed_str()));
-        let count = args.get(pos + 2).and_then(|c| c.parse().ok()).unwrap_or(8);
-        let pause = args
-            .iter()
-            .position(|a| a == "--pause")
-            .and_then(|p| args.get(p + 1)?.parse().ok())
-            .map(Duration::from_millis);
+        let pause = args.pause.map(Duration::from_millis);
         // With NEXTEST_EXECUTION_MODE=process-per-test, as one test a process.
         let alone = std::env::var_os("NEXTEST_EXECUTION_MODE").is_some();
         for _ in 0..count {
@@ -175,7 +210,7 @@ fn main() {
         }
         return;
     }
-    let quick = args.iter().any(|a| a == "--quick");
+    let quick = args.quick;
     let root = nix_is_root();
     let (n_pair, n_chain, n_big, suite) = if quick {
         (30, 3, 1, 50)
