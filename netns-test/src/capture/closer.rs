@@ -3,22 +3,122 @@
 //! Closing an `AF_PACKET` socket waits for an RCU grace period (`synchronize_net()` in
 //! the kernel's `packet_release`): about 13 ms each on the 2-core machine we measure
 //! on, so three nodes' sockets closed in line added some 40 ms to every test, and a
-//! hundred-node test over a second. [`close_later`] closes them on a detached thread
-//! instead, which shares the caller's descriptor table (each test's runner thread has
+//! hundred-node test over a second. [`close_later`] closes them on detached threads
+//! instead, which share the caller's descriptor table (each test's runner thread has
 //! a private one, see `ns::private_fd_table`, so no other test's fork can inherit these
-//! sockets and end up paying for their release). Sockets still open when the runner
-//! exits are closed by the kernel then.
+//! sockets and end up paying for their release).
+//!
+//! One thread closing a big topology's sockets one after another would still take a
+//! grace period each: 13 s for a thousand nodes, all that time holding their network
+//! namespaces, and keeping the test binary from exiting (the kernel closes what is left
+//! at exit the same way, one by one). Waiters that overlap share grace periods, so the
+//! descriptors are split over up to [`MAX_THREADS`] threads of at least
+//! [`PER_THREAD`] each: a two-node test still starts one thread, a thousand-node test
+//! releases its sockets in about sixteen grace periods. And the process waits for them
+//! when it exits (an `atexit` hook), rather than leave the rest to the kernel.
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
 
-/// Closes `fds` soon, on a new detached thread; if no thread can be started, here.
-pub(crate) fn close_later(fds: Vec<OwnedFd>) {
+/// The fewest descriptors a closer thread takes: a two-node test's (three packet and
+/// three netlink sockets and a mount namespace) fit in one.
+const PER_THREAD: usize = 8;
+
+/// The most closer threads one test starts.
+const MAX_THREADS: usize = 64;
+
+/// How long the process waits at exit for its closer threads.
+const EXIT_WAIT: Duration = Duration::from_secs(30);
+
+/// Closer threads still running.
+static RUNNING: Mutex<usize> = Mutex::new(0);
+/// Signalled when a closer thread is done.
+static DONE: Condvar = Condvar::new();
+/// The process whose closer threads [`wait_at_exit`] waits for (a forked child that
+/// calls `exit` has none).
+static OWNER: AtomicU32 = AtomicU32::new(0);
+static HOOK: Once = Once::new();
+
+/// Closes `fds` soon, on new detached threads; if no thread can be started, here.
+///
+/// When the process exits through `exit(3)`, as libtest's `main` does, it first waits
+/// (up to [`EXIT_WAIT`]) for these threads: whatever they had not closed yet the
+/// kernel would close one by one, a grace period each, before the process is gone.
+pub(crate) fn close_later(mut fds: Vec<OwnedFd>) {
     if fds.is_empty() {
         return;
     }
-    let spawned = std::thread::Builder::new()
-        .name("netns-test-closer".into())
-        .spawn(move || drop(fds));
-    // On failure the closure, and with it the descriptors, were dropped already.
-    drop(spawned);
+    HOOK.call_once(|| {
+        OWNER.store(std::process::id(), Ordering::SeqCst);
+        crate::ns::at_exit(wait_at_exit);
+    });
+    let per_thread = share_size(fds.len());
+    while !fds.is_empty() {
+        let share = fds.split_off(fds.len().saturating_sub(per_thread));
+        *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let spawned = std::thread::Builder::new()
+            .name("netns-test-closer".into())
+            .spawn(move || {
+                drop(share);
+                one_done();
+            });
+        if spawned.is_err() {
+            // The closure, and with it the descriptors, were dropped already.
+            one_done();
+        }
+    }
+}
+
+fn one_done() {
+    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+    *running = running.saturating_sub(1);
+    DONE.notify_all();
+}
+
+/// The exit hook: waits until every closer thread of this process is done.
+extern "C" fn wait_at_exit() {
+    if std::process::id() != OWNER.load(Ordering::SeqCst) {
+        return;
+    }
+    let deadline = Instant::now() + EXIT_WAIT;
+    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+    while *running > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        running = DONE
+            .wait_timeout(running, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+}
+
+/// How many of `n` descriptors each closer thread takes.
+fn share_size(n: usize) -> usize {
+    let threads = (n / PER_THREAD).clamp(1, MAX_THREADS);
+    n.div_ceil(threads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_tests_start_one_thread_and_big_ones_at_most_the_cap() {
+        assert_eq!(share_size(7), 7);
+        assert_eq!(share_size(15), 15);
+        assert_eq!(share_size(16), 8);
+        assert_eq!(share_size(2001), 32);
+        for n in 1..5000 {
+            let per = share_size(n);
+            let threads = n.div_ceil(per);
+            assert!(threads <= MAX_THREADS, "{n}: {threads} threads");
+            assert!(per >= PER_THREAD.min(n), "{n}: {per} a thread");
+            let most = (2 * PER_THREAD).max(n.div_ceil(MAX_THREADS));
+            assert!(per <= most, "{n}: {per} a thread");
+        }
+    }
 }

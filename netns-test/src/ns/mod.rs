@@ -77,6 +77,14 @@ pub(crate) fn thread_count() -> Option<usize> {
         .ok()
 }
 
+/// Has `f` run when the process exits through `exit(3)` (as libtest's `main` does);
+/// not on `_exit` or a signal. Returns whether it was registered.
+pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: atexit(3) only records the function pointer, which lives as long as the
+    // program.
+    unsafe { libc::atexit(f) == 0 }
+}
+
 /// Opens the calling thread's current network namespace.
 pub(crate) fn current_netns() -> io::Result<OwnedFd> {
     Ok(File::open("/proc/thread-self/ns/net")?.into())
