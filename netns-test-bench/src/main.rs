@@ -402,7 +402,7 @@ fn main() {
     } else {
         let back_to_back = [one(&chain1000), one(&chain1000)];
         table.push(Row::new(
-            "  the same, straight after another (kernel still tearing down)",
+            "  1000 nodes straight after another (kernel still tearing down)",
             &back_to_back[1..],
         ));
         settle();
