@@ -8,23 +8,20 @@
 //! a private one, see `ns::private_fd_table`, so no other test's fork can inherit these
 //! sockets and end up paying for their release).
 //!
-//! One thread closing a big topology's sockets one after another would still take a
-//! grace period each: 13 s for a thousand nodes, all that time holding their network
-//! namespaces, and keeping the test binary from exiting (the kernel closes what is left
-//! at exit the same way, one by one). Waiters that overlap share grace periods, so the
-//! descriptors are split over up to [`MAX_THREADS`] threads of at least
-//! [`PER_THREAD`] each: a two-node test still starts one thread, a thousand-node test
-//! releases its sockets in about sixteen grace periods. And the process waits for them
-//! when it exits (an `atexit` hook), rather than leave the rest to the kernel.
+//! One thread closing them one after another would still take a grace period each:
+//! 13 s for a thousand nodes, all that time holding their network namespaces and
+//! keeping the test binary from exiting (what is left at exit the kernel closes the same
+//! way, one by one); and about 50 ms for a three-node test, which under nextest, one
+//! test a process, made every test's process that much longer. Waiters that overlap
+//! share grace periods, so each descriptor gets a thread of its own, up to
+//! [`MAX_THREADS`] (a thousand-node test then takes about sixteen grace periods), and
+//! the process waits for them when it exits (an `atexit` hook), rather than leave the
+//! rest to the kernel.
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
-
-/// The fewest descriptors a closer thread takes: a two-node test's (three packet and
-/// three netlink sockets and a mount namespace) fit in one.
-const PER_THREAD: usize = 8;
 
 /// The most closer threads one test starts.
 const MAX_THREADS: usize = 64;
@@ -96,10 +93,10 @@ extern "C" fn wait_at_exit() {
     }
 }
 
-/// How many of `n` descriptors each closer thread takes.
+/// How many of `n` descriptors each closer thread takes: one, unless that would take
+/// more than [`MAX_THREADS`] threads.
 fn share_size(n: usize) -> usize {
-    let threads = (n / PER_THREAD).clamp(1, MAX_THREADS);
-    n.div_ceil(threads)
+    n.div_ceil(MAX_THREADS).max(1)
 }
 
 #[cfg(test)]
@@ -107,18 +104,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_tests_start_one_thread_and_big_ones_at_most_the_cap() {
-        assert_eq!(share_size(7), 7);
-        assert_eq!(share_size(15), 15);
-        assert_eq!(share_size(16), 8);
-        assert_eq!(share_size(2001), 32);
-        for n in 1..5000 {
-            let per = share_size(n);
-            let threads = n.div_ceil(per);
+    fn one_descriptor_a_thread_up_to_the_cap() {
+        assert_eq!(share_size(0), 1);
+        assert_eq!(share_size(4), 1);
+        assert_eq!(share_size(MAX_THREADS), 1);
+        assert_eq!(share_size(MAX_THREADS + 1), 2);
+        assert_eq!(share_size(1001), 16);
+        for n in 1usize..5000 {
+            let threads = n.div_ceil(share_size(n));
             assert!(threads <= MAX_THREADS, "{n}: {threads} threads");
-            assert!(per >= PER_THREAD.min(n), "{n}: {per} a thread");
-            let most = (2 * PER_THREAD).max(n.div_ceil(MAX_THREADS));
-            assert!(per <= most, "{n}: {per} a thread");
+            if n <= MAX_THREADS {
+                assert_eq!(threads, n, "{n} descriptors");
+            }
         }
     }
 }
