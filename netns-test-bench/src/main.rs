@@ -198,11 +198,7 @@ fn main() {
         // With NEXTEST_EXECUTION_MODE=process-per-test, as one test a process.
         let alone = std::env::var_os("NEXTEST_EXECUTION_MODE").is_some();
         for _ in 0..count {
-            let t = if alone {
-                repeat_alone(&spec, 1)[0]
-            } else {
-                one(&spec)
-            };
+            let t = if alone { one_alone(&spec) } else { one(&spec) };
             println!("{name}: {:.2} ms", t.as_secs_f64() * 1e3);
             if let Some(p) = pause {
                 std::thread::sleep(p);
@@ -243,6 +239,19 @@ fn main() {
         )
         .cpu(ours_direct_cpu),
     );
+    // nextest times a test by its whole process: this binary started, the test, the
+    // process's exit.
+    let n_proc = n_pair.min(50);
+    let whole = repeat_process(&["--only", "pair", "1"], true, n_proc);
+    table.push(Row::new(
+        "    its whole process, as nextest times a test (start to exit)",
+        &whole,
+    ));
+    let empty = repeat_process(&["--version"], false, n_proc);
+    table.push(Row::new(
+        "    of which starting and ending this binary (--version)",
+        &empty,
+    ));
     table.push(
         Row::new(
             "  the same, re-executed child (fork server off)",
@@ -433,6 +442,22 @@ fn main() {
     table.print();
 }
 
+/// This binary run `n` times with `args` (as under nextest's process-per-test mode if
+/// `nextest`), each timed from spawn to exit.
+fn repeat_process(args: &[&str], nextest: bool, n: usize) -> Vec<Duration> {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    (0..n)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(args);
+            if nextest {
+                cmd.env("NEXTEST_EXECUTION_MODE", "process-per-test");
+            }
+            shell::time(&mut cmd)
+        })
+        .collect()
+}
+
 /// How long until this process is back to `threads` threads: the test's closer
 /// threads, which release its capture sockets, have ended (at most a minute).
 fn until_threads(threads: Option<usize>) -> Duration {
@@ -452,19 +477,19 @@ fn with_direct_start<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// [`repeat`], each run once this process is down to its main thread again (the
-/// previous run's capture and closer threads have ended), as a fresh process would be.
+/// [`one`], once this process is down to its main thread again (the previous run's
+/// capture and closer threads have ended), as a fresh process would be.
+fn one_alone(spec: &TestSpec) -> Duration {
+    let give_up = Instant::now() + Duration::from_secs(1);
+    while netns_test::__private::thread_count() != Some(1) && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    one(spec)
+}
+
+/// [`repeat`] with [`one_alone`].
 fn repeat_alone(spec: &TestSpec, n: usize) -> Vec<Duration> {
-    (0..=n)
-        .map(|_| {
-            let give_up = Instant::now() + Duration::from_secs(1);
-            while netns_test::__private::thread_count() != Some(1) && Instant::now() < give_up {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            one(spec)
-        })
-        .skip(1)
-        .collect()
+    (0..=n).map(|_| one_alone(spec)).skip(1).collect()
 }
 
 /// Runs `f` with the fork server switched off: every test re-executes this binary.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::topo;
 
-fn time(cmd: &mut Command) -> Duration {
+/// Runs `cmd` (stdout discarded) and times it from spawn to exit; panics if it fails.
+pub(crate) fn time(cmd: &mut Command) -> Duration {
     let t = Instant::now();
     let status = cmd
         .stdout(Stdio::null())
