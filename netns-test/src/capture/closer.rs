@@ -103,6 +103,30 @@ fn share_size(n: usize) -> usize {
 mod tests {
     use super::*;
 
+    /// Every descriptor handed over is closed, more than [`MAX_THREADS`] of them too,
+    /// and the exit hook returns only once they all are: each write end's pipe then
+    /// reads as ended at once.
+    #[test]
+    fn every_descriptor_is_closed_before_the_exit_hook_returns() {
+        let (reads, writes): (Vec<OwnedFd>, Vec<OwnedFd>) = (0..MAX_THREADS * 2 + 3)
+            .map(|_| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap())
+            .unzip();
+        for r in &reads {
+            nix::fcntl::fcntl(
+                r,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            )
+            .unwrap();
+        }
+        close_later(writes);
+        wait_at_exit();
+        let mut buf = [0u8; 1];
+        for (i, r) in reads.iter().enumerate() {
+            // Open write ends would make this EAGAIN instead of end-of-file.
+            assert_eq!(nix::unistd::read(r, &mut buf), Ok(0), "pipe {i} still open");
+        }
+    }
+
     #[test]
     fn one_descriptor_a_thread_up_to_the_cap() {
         assert_eq!(share_size(0), 1);
