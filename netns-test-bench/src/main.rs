@@ -16,6 +16,12 @@
 //! isolated child (this `main` recognises the child and runs it), builds the topology,
 //! runs a no-op body and reports back. Timed from the call to the verdict, teardown
 //! (the child's exit) included.
+//!
+//! Most rows also give the CPU time a run took over both cores, the kernel's
+//! background teardown included (`floor.rs`), and the two-node test has rows that
+//! show how much of it is the kernel's: its network built in one process with no
+//! process per test, its three network namespaces alone, and its whole process as
+//! nextest times a test.
 
 mod floor;
 mod shell;
