@@ -402,7 +402,7 @@ fn main() {
         .map(|_| {
             let threads = netns_test::__private::thread_count();
             let d = one(&chain1000);
-            let released = until_threads(threads);
+            let released = until_threads(threads, Duration::from_secs(60));
             settle();
             (d, released)
         })
@@ -464,12 +464,13 @@ fn repeat_process(args: &[&str], nextest: bool, n: usize) -> Vec<Duration> {
         .collect()
 }
 
-/// How long until this process is back to `threads` threads: the test's closer
-/// threads, which release its capture sockets, have ended (at most a minute).
-fn until_threads(threads: Option<usize>) -> Duration {
+/// How long until this process is down to `threads` threads (at most `limit`): the
+/// previous tests' capture and closer threads, which release their sockets, have
+/// ended.
+fn until_threads(threads: Option<usize>, limit: Duration) -> Duration {
     let t = Instant::now();
-    while netns_test::__private::thread_count() > threads && t.elapsed().as_secs() < 60 {
-        std::thread::sleep(Duration::from_millis(1));
+    while netns_test::__private::thread_count() > threads && t.elapsed() < limit {
+        std::thread::sleep(Duration::from_micros(200));
     }
     t.elapsed()
 }
@@ -486,10 +487,7 @@ fn with_direct_start<T>(f: impl FnOnce() -> T) -> T {
 /// [`one`], once this process is down to its main thread again (the previous run's
 /// capture and closer threads have ended), as a fresh process would be.
 fn one_alone(spec: &TestSpec) -> Duration {
-    let give_up = Instant::now() + Duration::from_secs(1);
-    while netns_test::__private::thread_count() != Some(1) && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_micros(200));
-    }
+    until_threads(Some(1), Duration::from_secs(1));
     one(spec)
 }
 
