@@ -3,7 +3,7 @@
 //! isolated process (this binary re-executed, `netns_test::isolate()` first).
 
 use std::fs::File;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns, unshare};
@@ -73,8 +73,7 @@ pub(crate) fn with_cpu<T>(runs: usize, f: impl FnOnce() -> T) -> (T, Duration) {
 /// 200).
 pub(crate) fn measure(floor: Floor, runs: usize) -> (Vec<Duration>, Duration) {
     with_cpu(runs, || {
-        let exe = std::env::current_exe().expect("the benchmark's own path");
-        let out = Command::new(exe)
+        let out = crate::this_binary()
             .env(FLOOR_ENV, format!("{}:{runs}", floor.name()))
             .stderr(Stdio::inherit())
             .output()

@@ -22,11 +22,15 @@
 //! show how much of it is the kernel's: its network built in one process with no
 //! process per test, its three network namespaces alone, and its whole process as
 //! nextest times a test.
+//!
+//! The last rows are the capture's cost on traffic (`traffic.rs`): bulk TCP and paced
+//! UDP over the pair, with the capture off and on.
 
 mod floor;
 mod shell;
 mod stats;
 mod topo;
+mod traffic;
 
 use std::time::{Duration, Instant};
 
@@ -60,11 +64,13 @@ scenario!(pair_entry, "pair");
 scenario!(pairping_entry, "pairping");
 scenario!(chain100_entry, "chain100");
 scenario!(chain1000_entry, "chain1000");
+scenario!(tcp_entry, "tcp");
+scenario!(udp_entry, "udp");
 
 /// A scenario the child can rebuild from its name alone.
 fn topology_for(name: &str) -> Option<String> {
     let rest = name.strip_prefix("scenario::")?;
-    if rest == "pair" || rest == "pairping" {
+    if ["pair", "pairping", "tcp", "udp"].contains(&rest) {
         return Some(topo::pair());
     }
     let n: usize = rest.strip_prefix("chain")?.parse().ok()?;
@@ -96,11 +102,17 @@ fn ping_both_ways(net: &netns_test::Net) -> Outcome {
 }
 
 fn body_for(name: &str) -> fn(&netns_test::Net) -> Outcome {
-    if name == "pairping" {
-        ping_both_ways
-    } else {
-        noop
+    match name {
+        "pairping" => ping_both_ways,
+        "tcp" => traffic::tcp_bulk,
+        "udp" => traffic::udp_paced,
+        _ => noop,
     }
+}
+
+/// This binary, to be started again (a floor, a traffic run, a whole process).
+fn this_binary() -> std::process::Command {
+    std::process::Command::new(std::env::current_exe().expect("the benchmark's own path"))
 }
 
 /// One isolated test, timed from the call to the verdict, on a thread of its own as
@@ -173,12 +185,14 @@ fn main() {
         run_test(&spec, body_for(local));
         std::process::exit(3); // run_test never returns in the child
     }
+    traffic::child_main();
     let args = <Args as clap::Parser>::parse();
     if let Some(only) = &args.only {
         // Profiling aid: one scenario, each run printed; with a pause between runs,
         // each starts after the kernel has torn down the ones before.
         let name = only.first().map_or("pair", String::as_str);
-        if topology_for(&format!("scenario::{name}")).is_none() {
+        // tcp and udp fail on purpose (with their figures): the full run shows them.
+        if ["tcp", "udp"].contains(&name) || topology_for(&format!("scenario::{name}")).is_none() {
             <Args as clap::CommandFactory>::command()
                 .error(
                     clap::error::ErrorKind::InvalidValue,
@@ -429,6 +443,8 @@ fn main() {
         wall.as_secs_f64()
     ));
 
+    traffic::report(&mut table, quick);
+
     let runs = if quick { 100 } else { 1000 };
     let mut rss = vec![self_rss_kib()];
     for i in 1..=runs {
@@ -451,10 +467,9 @@ fn main() {
 /// This binary run `n` times with `args` (as under nextest's process-per-test mode if
 /// `nextest`), each timed from spawn to exit.
 fn repeat_process(args: &[&str], nextest: bool, n: usize) -> Vec<Duration> {
-    let exe = std::env::current_exe().expect("the benchmark's own path");
     (0..n)
         .map(|_| {
-            let mut cmd = std::process::Command::new(&exe);
+            let mut cmd = this_binary();
             cmd.args(args);
             if nextest {
                 cmd.env("NEXTEST_EXECUTION_MODE", "process-per-test");

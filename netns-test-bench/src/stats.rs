@@ -18,7 +18,11 @@ fn ms(d: &Duration) -> f64 {
 }
 
 pub(crate) fn median(samples: &[Duration]) -> f64 {
-    let mut v: Vec<f64> = samples.iter().map(ms).collect();
+    middle(samples.iter().map(ms).collect())
+}
+
+/// The median of `v` (NaN when it is empty).
+pub(crate) fn middle(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => f64::NAN,

@@ -1,0 +1,361 @@
+//! The capture's cost on traffic, with the capture off and on in the same run: bulk
+//! TCP over the pair's veth (Gbit/s, and how many packets the kernel dropped before
+//! the capture read them), and 64-byte UDP datagrams paced at a rate (sent, received,
+//! captured, dropped).
+//!
+//! Each measurement is one `#[netns_test]`-style run of the pair in a re-executed copy
+//! of this binary (so that the capture's settings come from that copy's environment,
+//! as a user sets them). The body fails on purpose with its figure, so that the runner
+//! keeps the trace and reports the capture's counts in the failure message, which the
+//! copy reads and prints as one line.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use netns_test::__private::Outcome;
+use netns_test::Net;
+
+use crate::stats::{Table, middle};
+
+/// The variable that makes this binary a traffic child: `tcp:SECONDS` or `udp:PPS`.
+const TRAFFIC_ENV: &str = "NETNS_TEST_BENCH_TRAFFIC";
+/// Marks the body's figures in its failure message.
+const MARK: &str = "MEASURE";
+
+/// What one run measured.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Run {
+    /// Bulk TCP: goodput in Gbit/s.
+    pub(crate) gbit_s: f64,
+    /// Paced UDP: datagrams sent a second, and received in all.
+    pub(crate) sent_pps: f64,
+    pub(crate) received: u64,
+    /// Packets in the trace, over every interface (0 with the capture off).
+    pub(crate) captured: u64,
+    /// Packets the kernel dropped before the capture read them.
+    pub(crate) kernel_drops: u64,
+}
+
+/// The test body of scenario `tcp`: bulk TCP from ns1 to ns2 for the seconds in
+/// [`TRAFFIC_ENV`]; fails with the goodput.
+pub(crate) fn tcp_bulk(net: &Net) -> Outcome {
+    let seconds = param("tcp").unwrap_or(2);
+    let result = (|| -> std::io::Result<String> {
+        let listener = net
+            .node("ns2")
+            .run(|| TcpListener::bind("192.168.1.2:7100"))?;
+        let reader = std::thread::spawn(move || -> std::io::Result<u64> {
+            let (mut c, _) = listener.accept()?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            loop {
+                match c.read(&mut buf)? {
+                    0 => return Ok(total),
+                    n => total += n as u64,
+                }
+            }
+        });
+        let mut s = net
+            .node("ns1")
+            .run(|| TcpStream::connect("192.168.1.2:7100"))?;
+        let chunk = vec![7u8; 1 << 20];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(seconds) {
+            s.write_all(&chunk)?;
+        }
+        drop(s);
+        let total = reader
+            .join()
+            .map_err(|_| std::io::Error::other("the reader panicked"))??;
+        let secs = start.elapsed().as_secs_f64();
+        Ok(format!("gbit_s={:.3}", total as f64 * 8.0 / secs / 1e9))
+    })();
+    figures(result)
+}
+
+/// The test body of scenario `udp`: 64-byte datagrams from ns1 to ns2 for a second,
+/// paced at the rate in [`TRAFFIC_ENV`] (in bursts every half millisecond); fails with
+/// what was sent and received.
+pub(crate) fn udp_paced(net: &Net) -> Outcome {
+    let pps = param("udp").unwrap_or(100_000);
+    let result = (|| -> std::io::Result<String> {
+        let rx = net
+            .node("ns2")
+            .run(|| UdpSocket::bind("192.168.1.2:7200"))?;
+        rx.set_read_timeout(Some(Duration::from_millis(300)))?;
+        let counter = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let mut n = 0u64;
+            while rx.recv(&mut buf).is_ok() {
+                n += 1;
+            }
+            n
+        });
+        let tx = net.node("ns1").run(|| UdpSocket::bind("192.168.1.1:0"))?;
+        tx.connect("192.168.1.2:7200")?;
+        let payload = [1u8; 64];
+        let start = Instant::now();
+        let mut sent = 0u64;
+        // Whatever is due every half millisecond, sleeping in between: a sender that
+        // spun would take a core from the receiver and the capture.
+        while start.elapsed() < Duration::from_secs(1) {
+            let due = (start.elapsed().as_secs_f64() * pps as f64) as u64;
+            while sent < due {
+                tx.send(&payload)?;
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let received = counter
+            .join()
+            .map_err(|_| std::io::Error::other("the counter panicked"))?;
+        Ok(format!(
+            "sent_pps={:.0} received={received}",
+            sent as f64 / secs
+        ))
+    })();
+    figures(result)
+}
+
+/// The number after `kind:` in [`TRAFFIC_ENV`].
+fn param(kind: &str) -> Option<u64> {
+    std::env::var(TRAFFIC_ENV)
+        .ok()?
+        .strip_prefix(kind)?
+        .strip_prefix(':')?
+        .parse()
+        .ok()
+}
+
+/// The body's figures as a failure (so the runner reports the capture's counts), or
+/// the error that stopped it.
+fn figures(result: std::io::Result<String>) -> Outcome {
+    Outcome::Fail(vec![match result {
+        Ok(f) => format!("{MARK} {f}"),
+        Err(e) => e.to_string(),
+    }])
+}
+
+/// In a traffic child (this binary started by [`measure`]): runs the scenario once,
+/// prints its figures on one line, and exits. Returns when this is not a traffic
+/// child.
+pub(crate) fn child_main() {
+    let Ok(what) = std::env::var(TRAFFIC_ENV) else {
+        return;
+    };
+    let name = if what.starts_with("tcp") {
+        "tcp"
+    } else {
+        "udp"
+    };
+    let spec = crate::spec_for(name);
+    let ended = std::thread::spawn(move || {
+        netns_test::__private::run_test(&spec, crate::body_for(name));
+    })
+    .join();
+    let message = match &ended {
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default(),
+        Ok(()) => String::new(),
+    };
+    match message.lines().find_map(|l| l.split_once(MARK)) {
+        Some((_, f)) => {
+            println!(
+                "{} captured={} kernel_drops={}",
+                f.trim(),
+                captured(&message),
+                kernel_drops(&message)
+            );
+            std::process::exit(0)
+        }
+        None => {
+            eprintln!("traffic {what}: no figures; the test said:\n{message}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// The packet count of the report's first line, "packet trace (N packets on ...".
+fn captured(report: &str) -> u64 {
+    report
+        .split("packet trace (")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The sum of the report's "the kernel dropped N packets in node ..." lines.
+fn kernel_drops(report: &str) -> u64 {
+    report
+        .lines()
+        .filter_map(|l| l.strip_prefix("netns-test: the kernel dropped "))
+        .filter_map(|l| l.split(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The value of `key=` in a child's line.
+fn value(line: &str, key: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// A capture setting, as a user gives it in the environment.
+#[derive(Clone, Copy)]
+pub(crate) enum Capture {
+    Off,
+    On,
+    /// On, keeping the first 128 bytes of each packet.
+    Snap128,
+}
+
+impl Capture {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Capture::Off => "capture off",
+            Capture::On => "capture on",
+            Capture::Snap128 => "capture on, snaplen 128",
+        }
+    }
+}
+
+/// One run of `what` (`tcp:SECONDS` or `udp:PPS`) with capture `capture`, in a
+/// re-executed copy of this binary whose traces go to a scratch directory.
+pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
+    let artifacts =
+        std::env::temp_dir().join(format!("netns-test-bench-{}-traffic", std::process::id()));
+    let mut cmd = crate::this_binary();
+    cmd.env(TRAFFIC_ENV, what)
+        .env("NETNS_TEST_ARTIFACTS", &artifacts)
+        .env("NETNS_TEST_SUMMARY", "0")
+        .env_remove("NETNS_TEST_CAPTURE")
+        .env_remove("NETNS_TEST_SNAPLEN");
+    match capture {
+        Capture::Off => cmd.env("NETNS_TEST_CAPTURE", "never"),
+        Capture::On => &mut cmd,
+        Capture::Snap128 => cmd.env("NETNS_TEST_SNAPLEN", "128"),
+    };
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot re-execute the benchmark: {e}"))?;
+    let _ = std::fs::remove_dir_all(&artifacts);
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    Ok(Run {
+        gbit_s: value(&line, "gbit_s"),
+        sent_pps: value(&line, "sent_pps"),
+        received: value(&line, "received") as u64,
+        captured: value(&line, "captured") as u64,
+        kernel_drops: value(&line, "kernel_drops") as u64,
+    })
+}
+
+/// Runs of `what` with each capture setting, or the first error.
+fn runs(what: &str, settings: &[Capture], n: usize) -> Result<Vec<Vec<Run>>, String> {
+    settings
+        .iter()
+        .map(|c| (0..n).map(|_| measure(what, *c)).collect())
+        .collect()
+}
+
+/// The capture's rows: bulk TCP with the capture off, on, and on with `snaplen = 128`;
+/// UDP paced at 100k datagrams a second (and, unless `quick`, 50k and 200k) with the
+/// capture off and on.
+pub(crate) fn report(table: &mut Table, quick: bool) {
+    let (n, seconds) = if quick { (1, 1) } else { (3, 2) };
+    let tcp = [Capture::Off, Capture::On, Capture::Snap128];
+    match runs(&format!("tcp:{seconds}"), &tcp, n) {
+        Ok(per_setting) => {
+            let off = middle(per_setting[0].iter().map(|r| r.gbit_s).collect());
+            let parts: Vec<String> = tcp
+                .iter()
+                .zip(&per_setting)
+                .map(|(c, rs)| {
+                    let gbit = middle(rs.iter().map(|r| r.gbit_s).collect());
+                    let captured: u64 = rs.iter().map(|r| r.captured).sum();
+                    let drops: u64 = rs.iter().map(|r| r.kernel_drops).sum();
+                    match c {
+                        Capture::Off => format!("{} {gbit:.1} Gbit/s", c.label()),
+                        _ => format!(
+                            "{} {gbit:.1} Gbit/s, {:.0}% of off ({captured} packets \
+                             captured, {drops} dropped by the kernel)",
+                            c.label(),
+                            gbit / off * 100.0
+                        ),
+                    }
+                })
+                .collect();
+            table.note(&format!(
+                "capture, bulk TCP over the pair's veth for {seconds} s (median of {n}, \
+                 counts over all {n}): {}",
+                parts.join("; ")
+            ));
+        }
+        Err(e) => table.note(&format!("capture, bulk TCP: not measured: {e}")),
+    }
+    let rates: &[u64] = if quick {
+        &[100_000]
+    } else {
+        &[50_000, 100_000, 200_000]
+    };
+    for pps in rates {
+        match runs(&format!("udp:{pps}"), &[Capture::Off, Capture::On], 1) {
+            Ok(per_setting) => {
+                let parts: Vec<String> = [Capture::Off, Capture::On]
+                    .iter()
+                    .zip(per_setting.iter().map(|rs| rs[0]))
+                    .map(|(c, r)| {
+                        let mut s = format!(
+                            "{} sent {:.0}/s, received {}",
+                            c.label(),
+                            r.sent_pps,
+                            r.received
+                        );
+                        if let Capture::On = c {
+                            s.push_str(&format!(
+                                ", {} packets captured over both ends, {} dropped by the \
+                                 kernel",
+                                r.captured, r.kernel_drops
+                            ));
+                        }
+                        s
+                    })
+                    .collect();
+                table.note(&format!(
+                    "capture, 64-byte UDP paced at {pps}/s for 1 s: {}",
+                    parts.join("; ")
+                ));
+            }
+            Err(e) => table.note(&format!("capture, UDP at {pps}/s: not measured: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_read_from_a_failure_report() {
+        let report = "Error: MEASURE gbit_s=12.5\n\nnetns-test: packet trace (5400 packets on \
+                      5 interfaces) written to /tmp/x/trace.pcapng\nnetns-test: the kernel \
+                      dropped 12 packets in node ns1 before they could be captured\n\
+                      netns-test: the kernel dropped 3 packets in node ns2 before they could \
+                      be captured\npackets per interface: ns1/veth-ns1 2700";
+        assert_eq!(captured(report), 5400);
+        assert_eq!(kernel_drops(report), 15);
+        assert_eq!(captured("Error: MEASURE gbit_s=12.5"), 0);
+        let line = "gbit_s=12.500 captured=5400 kernel_drops=15";
+        assert_eq!(value(line, "gbit_s"), 12.5);
+        assert_eq!(value(line, "kernel_drops"), 15.0);
+        assert!(value(line, "received").is_nan());
+    }
+}
