@@ -7,18 +7,21 @@
 //! exit path stays a plain `_exit`; and the body gets both cores' worth of CPU minus
 //! one reader thread, exactly as with the child doing it.
 //!
-//! Why `recvmsg` and not a `TPACKET_V3` ring: see the measurement in
-//! ARCHITECTURE.md ("Failure forensics"); one `recvmsg` per packet keeps up with what a
-//! veth carries between two namespaces on a shared core, with no `unsafe` mmap code.
+//! Why `recvmmsg` and not a `TPACKET_V3` ring: see the measurement in
+//! ARCHITECTURE.md ("Failure forensics"); reading sixteen packets a call keeps up with
+//! what a veth carries between two namespaces on a shared core, with no `unsafe` mmap
+//! code and no ring allocated up front per node per test.
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{ControlMessageOwned, LinkAddr, MsgFlags, recvmsg};
+use nix::sys::socket::{ControlMessageOwned, LinkAddr, MsgFlags, MultiHeaders, recvmmsg};
+use nix::sys::time::TimeSpec;
 
 use super::links;
 use super::store::{Direction, LinkKind, Packet, Store};
@@ -62,6 +65,12 @@ const PACKET_OUTGOING: u8 = 4;
 
 /// Packets read from one socket before looking at the others again.
 const BATCH: usize = 256;
+/// Packets one `recvmmsg` reads at most: one call instead of sixteen nearly halves the
+/// reader's CPU time on small packets (the benchmark's paced UDP, under `perf`).
+const SLOTS: usize = 16;
+/// The most bytes kept of one packet, whatever the snap length: a 64 KiB GSO
+/// super-packet, or jumbo frames on loopback, fit, with room to notice truncation.
+const MAX_KEPT: usize = 256 * 1024;
 /// Packets read from one socket while draining at the end: enough for any queue, and
 /// a bound if something keeps sending.
 const DRAIN_MAX: usize = 1 << 20;
@@ -121,9 +130,18 @@ fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, li
     for (i, r) in readers.iter().enumerate() {
         learn_links(&mut store, i, r);
     }
-    // One buffer for every read: the largest packet (a 64 KiB GSO super-packet, or
-    // jumbo frames on loopback) plus room to notice truncation.
-    let mut buf = vec![0u8; 256 * 1024];
+    // One buffer for every read, a slot per packet of a call, each as long as what is
+    // kept of a packet.
+    let slot = MAX_KEPT.min(snaplen as usize).max(1);
+    let mut mapped = take_buffer(SLOTS * slot);
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = match &mut mapped {
+        Some(m) => m,
+        None => {
+            heap.resize(SLOTS * slot, 0);
+            &mut heap
+        }
+    };
     let mut stopping = false;
     while !stopping {
         let ready: Vec<usize> = {
@@ -143,11 +161,14 @@ fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, li
             break;
         }
         for i in ready {
-            read_some(&mut store, &readers, i, &mut buf, snaplen, BATCH);
+            read_some(&mut store, &readers, i, buf, slot, BATCH);
         }
     }
     for i in 0..readers.len() {
-        read_some(&mut store, &readers, i, &mut buf, snaplen, DRAIN_MAX);
+        read_some(&mut store, &readers, i, buf, slot, DRAIN_MAX);
+    }
+    if let Some(m) = mapped {
+        give_back(m);
     }
     // Each socket's packets are in order; merge the nodes' by time.
     store.packets.make_contiguous().sort_by_key(|p| p.time);
@@ -169,6 +190,34 @@ fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, li
     }
 }
 
+/// Read buffers of captures that ended, for the next ones. A buffer is up to 4 MiB
+/// (the default snap length); from the heap each would be zeroed whole first, and a new
+/// mapping per test costs its page faults and unmapping: either about a fifth of a
+/// millisecond of a two-node test.
+static SPARE: Mutex<Vec<memmap2::MmapMut>> = Mutex::new(Vec::new());
+/// Buffers kept for later captures: as many as tests usually run at once.
+const SPARE_MAX: usize = 4;
+
+/// A spare buffer of `len` bytes, or a new mapping (pages the kernel never writes to
+/// are never allocated).
+fn take_buffer(len: usize) -> Option<memmap2::MmapMut> {
+    if let Ok(mut spare) = SPARE.lock() {
+        if let Some(i) = spare.iter().position(|m| m.len() == len) {
+            return Some(spare.swap_remove(i));
+        }
+    }
+    memmap2::MmapMut::map_anon(len).ok()
+}
+
+/// Keeps `buf` for a later capture, unless enough are kept.
+fn give_back(buf: memmap2::MmapMut) {
+    if let Ok(mut spare) = SPARE.lock() {
+        if spare.len() < SPARE_MAX {
+            spare.push(buf);
+        }
+    }
+}
+
 /// Records every interface node `i` has now.
 fn learn_links(store: &mut Store, i: usize, r: &Reader) {
     static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
@@ -180,82 +229,108 @@ fn learn_links(store: &mut Store, i: usize, r: &Reader) {
     }
 }
 
-/// Reads up to `max` packets from reader `i` without blocking.
+/// Reads up to `max` packets from reader `i` without blocking, [`SLOTS`] a call, each
+/// into its `slot` bytes of `buf`.
 fn read_some(
     store: &mut Store,
     readers: &[Reader],
     i: usize,
     buf: &mut [u8],
-    snaplen: u32,
+    slot: usize,
     max: usize,
 ) {
     let r = &readers[i];
-    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    // Ask the kernel for no more than the snap length: with MSG_TRUNC it still says how
-    // long the packet was, and copies only what is kept.
-    let cap = buf.len().min(snaplen as usize);
-    for _ in 0..max {
-        let mut iov = [IoSliceMut::new(&mut buf[..cap])];
-        let got = recvmsg::<LinkAddr>(
+    let mut read = 0;
+    while read < max {
+        // Fresh headers each call: the kernel shortens their control lengths.
+        let mut headers =
+            MultiHeaders::<LinkAddr>::preallocate(SLOTS, Some(nix::cmsg_space!(TimeSpec)));
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+            buf.chunks_mut(slot).map(|c| [IoSliceMut::new(c)]).collect();
+        // Each slot is no longer than the snap length, so the kernel copies only what is
+        // kept; with MSG_TRUNC it still says how long each packet was.
+        let got = recvmmsg(
             r.packet.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
+            &mut headers,
+            iovs.iter_mut(),
             MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC,
+            None,
         );
-        let msg = match got {
+        let msgs = match got {
             Ok(m) => m,
             Err(Errno::EINTR) => continue,
             Err(_) => return, // EAGAIN: the queue is empty.
         };
-        let len = msg.bytes;
-        let time = msg
-            .cmsgs()
-            .ok()
-            .and_then(|mut c| {
-                c.find_map(|c| match c {
-                    ControlMessageOwned::ScmTimestampns(ts) => Some(Duration::new(
-                        u64::try_from(ts.tv_sec()).unwrap_or(0),
-                        u32::try_from(ts.tv_nsec()).unwrap_or(0),
-                    )),
-                    _ => None,
+        let mut n = 0;
+        for msg in msgs {
+            n += 1;
+            let Some(addr) = msg.address else { continue };
+            let time = msg
+                .cmsgs()
+                .ok()
+                .and_then(|mut c| {
+                    c.find_map(|c| match c {
+                        ControlMessageOwned::ScmTimestampns(ts) => Some(Duration::new(
+                            u64::try_from(ts.tv_sec()).unwrap_or(0),
+                            u32::try_from(ts.tv_nsec()).unwrap_or(0),
+                        )),
+                        _ => None,
+                    })
                 })
-            })
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-            });
-        let Some(addr) = msg.address else { continue };
-        let (ifindex, pkttype, hatype) = (addr.ifindex() as u32, addr.pkttype(), addr.hatype());
-        let keep = len.min(cap);
-        let iface = match store.iface(i, ifindex) {
-            Some(x) => x,
-            None => {
-                // Created or moved here while the test ran: ask for its name.
-                learn_links(store, i, r);
-                match store.iface(i, ifindex) {
-                    Some(x) => x,
-                    None => store.add_iface(
-                        i,
-                        &r.node,
-                        ifindex,
-                        format!("if{ifindex}"),
-                        LinkKind::from_hatype(hatype),
-                    ),
-                }
-            }
-        };
-        store.push(Packet {
-            time,
-            iface,
-            dir: if pkttype == PACKET_OUTGOING {
-                Direction::Out
-            } else {
-                Direction::In
-            },
-            pkttype,
-            len: u32::try_from(len).unwrap_or(u32::MAX),
-            data: buf[..keep].into(),
-        });
+                .unwrap_or_else(|| {
+                    SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .unwrap_or_default()
+                });
+            let data: Box<[u8]> = msg.iovs().next().unwrap_or_default().into();
+            record(store, r, i, &addr, time, msg.bytes, data);
+        }
+        read += n;
+        if n < SLOTS {
+            return; // The queue is empty.
+        }
     }
+}
+
+/// Stores one packet read from reader `r` (number `i`), learning its interface's name
+/// if it is new.
+fn record(
+    store: &mut Store,
+    r: &Reader,
+    i: usize,
+    addr: &LinkAddr,
+    time: Duration,
+    len: usize,
+    data: Box<[u8]>,
+) {
+    let (ifindex, pkttype, hatype) = (addr.ifindex() as u32, addr.pkttype(), addr.hatype());
+    let iface = match store.iface(i, ifindex) {
+        Some(x) => x,
+        None => {
+            // Created or moved here while the test ran: ask for its name.
+            learn_links(store, i, r);
+            match store.iface(i, ifindex) {
+                Some(x) => x,
+                None => store.add_iface(
+                    i,
+                    &r.node,
+                    ifindex,
+                    format!("if{ifindex}"),
+                    LinkKind::from_hatype(hatype),
+                ),
+            }
+        }
+    };
+    store.push(Packet {
+        time,
+        iface,
+        dir: if pkttype == PACKET_OUTGOING {
+            Direction::Out
+        } else {
+            Direction::In
+        },
+        pkttype,
+        len: u32::try_from(len).unwrap_or(u32::MAX),
+        data,
+    });
 }
