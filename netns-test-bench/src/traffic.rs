@@ -258,19 +258,23 @@ pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
     })
 }
 
-/// Runs of `what` with each capture setting, or the first error.
+/// `n` runs of `what` with each capture setting, the settings taking turns (so that a
+/// change in the machine's speed affects them alike); per setting, or the first error.
 fn runs(what: &str, settings: &[Capture], n: usize) -> Result<Vec<Vec<Run>>, String> {
-    settings
-        .iter()
-        .map(|c| (0..n).map(|_| measure(what, *c)).collect())
-        .collect()
+    let mut out = vec![Vec::with_capacity(n); settings.len()];
+    for _ in 0..n {
+        for (c, runs) in settings.iter().zip(&mut out) {
+            runs.push(measure(what, *c)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The capture's rows: bulk TCP with the capture off, on, and on with `snaplen = 128`;
 /// UDP paced at 100k datagrams a second (and, unless `quick`, 50k and 200k) with the
 /// capture off and on.
 pub(crate) fn report(table: &mut Table, quick: bool) {
-    let (n, seconds) = if quick { (1, 1) } else { (3, 2) };
+    let (n, seconds) = if quick { (1, 1) } else { (5, 2) };
     let tcp = [Capture::Off, Capture::On, Capture::Snap128];
     match runs(&format!("tcp:{seconds}"), &tcp, n) {
         Ok(per_setting) => {
