@@ -192,15 +192,22 @@ fn main() {
         // each starts after the kernel has torn down the ones before.
         let name = only.first().map_or("pair", String::as_str);
         // tcp and udp fail on purpose (with their figures): the full run shows them.
-        if ["tcp", "udp"].contains(&name) || topology_for(&format!("scenario::{name}")).is_none() {
+        let unknown = if ["tcp", "udp"].contains(&name) {
+            Some(format!(
+                "scenario '{name}' is not timed per run: its figures are the capture \
+                 rows of a full run (or --quick)"
+            ))
+        } else if topology_for(&format!("scenario::{name}")).is_none() {
+            Some(format!(
+                "unknown scenario '{name}' for '--only'; use pair, pairping or chainN (N \
+                 nodes in a line, e.g. chain100)"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = unknown {
             <Args as clap::CommandFactory>::command()
-                .error(
-                    clap::error::ErrorKind::InvalidValue,
-                    format!(
-                        "unknown scenario '{name}' for '--only'; use pair, pairping or \
-                         chainN (N nodes in a line, e.g. chain100)"
-                    ),
-                )
+                .error(clap::error::ErrorKind::InvalidValue, message)
                 .exit();
         }
         let count = match only.get(1).map(|c| c.parse::<usize>()) {
