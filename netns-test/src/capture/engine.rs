@@ -209,11 +209,13 @@ fn take_buffer(len: usize) -> Option<memmap2::MmapMut> {
     memmap2::MmapMut::map_anon(len).ok()
 }
 
-/// Keeps `buf` for a later capture, unless enough are kept.
+/// Keeps `buf` for a later capture, in place of the oldest kept if enough are (so that
+/// the sizes kept follow the snap lengths of the tests running now).
 fn give_back(buf: memmap2::MmapMut) {
     if let Ok(mut spare) = SPARE.lock() {
-        if spare.len() < SPARE_MAX {
-            spare.push(buf);
+        spare.push(buf);
+        if spare.len() > SPARE_MAX {
+            spare.remove(0);
         }
     }
 }
@@ -333,4 +335,35 @@ fn record(
         len: u32::try_from(len).unwrap_or(u32::MAX),
         data,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_given_back_serves_the_next_capture_of_its_size() {
+        // A length no capture asks for (theirs are multiples of SLOTS), so that captures
+        // running in other tests cannot take this one.
+        let len = 3 * 4096 + 5;
+        let mut buf = take_buffer(len).expect("an anonymous mapping");
+        assert_eq!(buf.len(), len);
+        assert!(buf.iter().all(|b| *b == 0), "a new mapping reads as zeros");
+        buf[7] = 42;
+        give_back(buf);
+        let again = take_buffer(len).expect("the spare buffer");
+        assert_eq!(again[7], 42, "the buffer given back was not reused");
+        let other = take_buffer(len + 1).expect("an anonymous mapping");
+        assert_eq!(other[7], 0, "a buffer of another size was handed out");
+        // Kept up to SPARE_MAX, newest last: the first of five given back goes.
+        for marker in 1..=5u8 {
+            let mut b = memmap2::MmapMut::map_anon(len).expect("an anonymous mapping");
+            b[0] = marker;
+            give_back(b);
+        }
+        let kept: Vec<u8> = (0..SPARE_MAX)
+            .map(|_| take_buffer(len).expect("a spare buffer")[0])
+            .collect();
+        assert!(!kept.contains(&1), "the oldest buffer was kept: {kept:?}");
+    }
 }
