@@ -5,8 +5,8 @@
 //! machine's own).
 //!
 //! ```text
-//! cargo run --release -p netns-test-bench            # a couple of minutes
-//! cargo run --release -p netns-test-bench -- --quick # seconds
+//! cargo run --release -p netns-test-bench            # two or three minutes
+//! cargo run --release -p netns-test-bench -- --quick # half a minute
 //! # one scenario, each run printed; optionally a pause (ms) between runs
 //! cargo run --release -p netns-test-bench -- --only pair 200 --pause 30
 //! ```
@@ -161,7 +161,7 @@ fn self_rss_kib() -> u64 {
 #[derive(clap::Parser)]
 #[command(name = "netns-test-bench", version)]
 struct Args {
-    /// Fewer runs of each scenario: seconds instead of a couple of minutes.
+    /// Fewer runs of each scenario: half a minute instead of two or three.
     #[arg(long, conflicts_with = "only")]
     quick: bool,
     /// Only one scenario (pair, pairping, or chainN for N nodes in a line), RUNS times
