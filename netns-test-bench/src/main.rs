@@ -260,6 +260,15 @@ fn main() {
         with_direct_start(|| (timed_alone(&pair), timed_alone(&ping)));
     let (ours, ours_cpu) = timed(&pair);
     table.push(Row::new("two nodes, one veth: netns-test (whole test)", &ours).cpu(ours_cpu));
+    let (no_capture, no_capture_cpu) =
+        floor::with_cpu(n_pair + 1, || only_in_copy("pair", n_pair, &[NO_CAPTURE]));
+    table.push(
+        Row::new(
+            "  the same, capture off (NETNS_TEST_CAPTURE=never)",
+            &no_capture,
+        )
+        .cpu(no_capture_cpu),
+    );
     table.push(
         Row::new(
             "  the same, cloned by the runner (nextest, one test a process)",
@@ -270,12 +279,17 @@ fn main() {
     // nextest times a test by its whole process: this binary started, the test, the
     // process's exit.
     let n_proc = n_pair.min(50);
-    let whole = repeat_process(&["--only", "pair", "1"], true, n_proc);
+    let whole = repeat_process(&["--only", "pair", "1"], &[NEXTEST], n_proc);
     table.push(Row::new(
         "    its whole process, as nextest times a test (start to exit)",
         &whole,
     ));
-    let empty = repeat_process(&["--version"], false, n_proc);
+    let whole_no_capture = repeat_process(&["--only", "pair", "1"], &[NEXTEST, NO_CAPTURE], n_proc);
+    table.push(Row::new(
+        "    the same, capture off (no packet sockets to close at exit)",
+        &whole_no_capture,
+    ));
+    let empty = repeat_process(&["--version"], &[], n_proc);
     table.push(Row::new(
         "    of which starting and ending this binary (--version)",
         &empty,
@@ -472,18 +486,39 @@ fn main() {
     table.print();
 }
 
-/// This binary run `n` times with `args` (as under nextest's process-per-test mode if
-/// `nextest`), each timed from spawn to exit.
-fn repeat_process(args: &[&str], nextest: bool, n: usize) -> Vec<Duration> {
+/// The environment that makes a test binary run as under nextest's process-per-test
+/// mode.
+const NEXTEST: (&str, &str) = ("NEXTEST_EXECUTION_MODE", "process-per-test");
+/// The environment that switches the capture off, as a user would.
+const NO_CAPTURE: (&str, &str) = ("NETNS_TEST_CAPTURE", "never");
+
+/// This binary run `n` times with `args` and `env`, each timed from spawn to exit.
+fn repeat_process(args: &[&str], env: &[(&str, &str)], n: usize) -> Vec<Duration> {
     (0..n)
-        .map(|_| {
-            let mut cmd = this_binary();
-            cmd.args(args);
-            if nextest {
-                cmd.env("NEXTEST_EXECUTION_MODE", "process-per-test");
-            }
-            shell::time(&mut cmd)
+        .map(|_| shell::time(this_binary().args(args).envs(env.iter().copied())))
+        .collect()
+}
+
+/// `n` runs of scenario `name` in a copy of this binary started with `env` (settings a
+/// test reads when it starts), after one to warm up: each as the copy timed it.
+fn only_in_copy(name: &str, n: usize, env: &[(&str, &str)]) -> Vec<Duration> {
+    let out = this_binary()
+        .args(["--only", name, &(n + 1).to_string()])
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cannot re-execute the benchmark");
+    assert!(out.status.success(), "--only {name} failed: {}", out.status);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(": ")?
+                .strip_suffix(" ms")
         })
+        .filter_map(|ms| ms.parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms / 1e3))
+        .skip(1)
         .collect()
 }
 
