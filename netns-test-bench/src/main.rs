@@ -21,7 +21,8 @@
 //! background teardown included (`floor.rs`), and the two-node test has rows that
 //! show how much of it is the kernel's: its network built in one process with no
 //! process per test, its three network namespaces alone, and its whole process as
-//! nextest times a test.
+//! nextest times a test; and rows with the capture off, in a copy of this binary
+//! started with `NETNS_TEST_CAPTURE=never`, as a user would switch it off.
 //!
 //! The last rows are the capture's cost on traffic (`traffic.rs`): bulk TCP and paced
 //! UDP over the pair, with the capture off and on.
