@@ -28,8 +28,9 @@ const MARK: &str = "MEASURE";
 pub(crate) struct Run {
     /// Bulk TCP: goodput in Gbit/s.
     pub(crate) gbit_s: f64,
-    /// Paced UDP: datagrams sent a second, and received in all.
+    /// Paced UDP: datagrams sent a second, sent in all, and received in all.
     pub(crate) sent_pps: f64,
+    pub(crate) sent: u64,
     pub(crate) received: u64,
     /// Packets in the trace, over every interface (0 with the capture off).
     pub(crate) captured: u64,
@@ -97,6 +98,8 @@ pub(crate) fn udp_paced(net: &Net) -> Outcome {
         let payload = [1u8; 64];
         let start = Instant::now();
         let mut sent = 0u64;
+        // Until the last burst: the sleep after it sends nothing.
+        let mut secs = f64::MIN_POSITIVE;
         // Whatever is due every half millisecond, sleeping in between: a sender that
         // spun would take a core from the receiver and the capture.
         while start.elapsed() < Duration::from_secs(1) {
@@ -105,14 +108,14 @@ pub(crate) fn udp_paced(net: &Net) -> Outcome {
                 tx.send(&payload)?;
                 sent += 1;
             }
+            secs = start.elapsed().as_secs_f64();
             std::thread::sleep(Duration::from_micros(500));
         }
-        let secs = start.elapsed().as_secs_f64();
         let received = counter
             .join()
             .map_err(|_| std::io::Error::other("the counter panicked"))?;
         Ok(format!(
-            "sent_pps={:.0} received={received}",
+            "sent_pps={:.0} sent={sent} received={received}",
             sent as f64 / secs
         ))
     })();
@@ -252,6 +255,7 @@ pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
     Ok(Run {
         gbit_s: value(&line, "gbit_s"),
         sent_pps: value(&line, "sent_pps"),
+        sent: value(&line, "sent") as u64,
         received: value(&line, "received") as u64,
         captured: value(&line, "captured") as u64,
         kernel_drops: value(&line, "kernel_drops") as u64,
@@ -321,10 +325,13 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
                     .map(|(c, rs)| {
                         let med = |f: fn(&Run) -> f64| middle(rs.iter().map(f).collect());
                         let mut s = format!(
-                            "{} sent {:.0}/s, received {:.0}",
+                            "{} sent {:.0}/s, {:.1}% of them lost by the receiving socket",
                             c.label(),
                             med(|r| r.sent_pps),
-                            med(|r| r.received as f64)
+                            med(|r| {
+                                100.0 * r.sent.saturating_sub(r.received) as f64
+                                    / r.sent.max(1) as f64
+                            })
                         );
                         if let Capture::On = c {
                             s.push_str(&format!(
