@@ -165,12 +165,24 @@ pub(crate) fn child_main() {
             .unwrap_or_default(),
         Ok(()) => String::new(),
     };
+    let capturing = std::env::var("NETNS_TEST_CAPTURE").as_deref() != Ok("never");
     match message.lines().find_map(|l| l.split_once(MARK)) {
         Some((_, f)) => {
+            let captured = match captured(&message) {
+                Some(n) => n,
+                None if !capturing => 0,
+                None => {
+                    // Counts read as zero would pass for a capture that saw nothing.
+                    eprintln!(
+                        "traffic {what}: the failure message has no \"packet trace (N \
+                         packets\" line to read (has the report's wording changed?):\n{message}"
+                    );
+                    std::process::exit(1)
+                }
+            };
             println!(
-                "{} captured={} kernel_drops={}",
+                "{} captured={captured} kernel_drops={}",
                 f.trim(),
-                captured(&message),
                 kernel_drops(&message)
             );
             std::process::exit(0)
@@ -182,14 +194,14 @@ pub(crate) fn child_main() {
     }
 }
 
-/// The packet count of the report's first line, "packet trace (N packets on ...".
-fn captured(report: &str) -> u64 {
+/// The packet count of the report's first line, "packet trace (N packets on ...";
+/// `None` without that line.
+fn captured(report: &str) -> Option<u64> {
     report
         .split("packet trace (")
         .nth(1)
         .and_then(|r| r.split(' ').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The sum of the report's "the kernel dropped N packets in node ..." lines.
@@ -367,9 +379,9 @@ mod tests {
                       dropped 12 packets in node ns1 before they could be captured\n\
                       netns-test: the kernel dropped 3 packets in node ns2 before they could \
                       be captured\npackets per interface: ns1/veth-ns1 2700";
-        assert_eq!(captured(report), 5400);
+        assert_eq!(captured(report), Some(5400));
         assert_eq!(kernel_drops(report), 15);
-        assert_eq!(captured("Error: MEASURE gbit_s=12.5"), 0);
+        assert_eq!(captured("Error: MEASURE gbit_s=12.5"), None);
         let line = "gbit_s=12.500 captured=5400 kernel_drops=15";
         assert_eq!(value(line, "gbit_s"), 12.5);
         assert_eq!(value(line, "kernel_drops"), 15.0);
