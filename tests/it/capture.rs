@@ -239,6 +239,10 @@ struct Trace {
     ifaces: Vec<String>,
     packets: Vec<(String, bool, Vec<u8>)>,
     stats: usize,
+    /// Packets the statistics blocks count as dropped (`isb_osdrop`), over all.
+    osdrop: u64,
+    /// The statistics blocks' comments.
+    comments: Vec<String>,
 }
 
 fn read_trace(path: &Path) -> Trace {
@@ -249,6 +253,8 @@ fn read_trace(path: &Path) -> Trace {
         ifaces: Vec::new(),
         packets: Vec::new(),
         stats: 0,
+        osdrop: 0,
+        comments: Vec::new(),
     };
     use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
@@ -275,7 +281,17 @@ fn read_trace(path: &Path) -> Trace {
                 let iface = t.ifaces[epb.interface_id as usize].clone();
                 t.packets.push((iface, out, epb.data.into_owned()));
             }
-            Block::InterfaceStatistics(_) => t.stats += 1,
+            Block::InterfaceStatistics(isb) => {
+                use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
+                t.stats += 1;
+                for o in isb.options {
+                    match o {
+                        InterfaceStatisticsOption::IsbOsDrop(n) => t.osdrop += n,
+                        InterfaceStatisticsOption::Comment(c) => t.comments.push(c.into_owned()),
+                        _ => {}
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -571,6 +587,19 @@ fn the_memory_cap_keeps_the_newest_packets() {
     assert!(t.contains("memory cap dropped the oldest"), "{t}");
     assert!(t.contains("last 3 packets"), "{t}");
     let trace = read_trace(&trace_in(&root, "fails_over_the_memory_cap"));
+    // The file says what it lacks, as the message does.
+    let dropped: u64 = t
+        .split("memory cap dropped the oldest ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("a count of the packets dropped for the cap: {t}"));
+    assert_eq!(trace.osdrop, dropped, "{:?}", trace.comments);
+    assert!(
+        trace.comments.iter().any(|c| c.starts_with("the oldest ")
+            && c.contains(" dropped to keep the capture under its memory cap")),
+        "{:?}",
+        trace.comments
+    );
     let bytes: usize = trace.packets.iter().map(|(_, _, d)| d.len() + 64).sum();
     assert!(bytes <= 4096, "{bytes} bytes kept");
     // The newest survive: the last pings, not the TCP handshake.

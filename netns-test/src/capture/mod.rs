@@ -25,6 +25,15 @@ use std::path::PathBuf;
 
 pub(crate) use settings::{CapturePolicy, Settings};
 
+/// "1 packet", "2 packets": counts in messages and in the trace's comments.
+pub(crate) fn packets(n: u64) -> String {
+    if n == 1 {
+        "1 packet".to_owned()
+    } else {
+        format!("{n} packets")
+    }
+}
+
 /// The parent's side of one test's capture.
 #[derive(Debug)]
 pub(crate) struct Session {

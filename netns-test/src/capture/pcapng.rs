@@ -1,7 +1,10 @@
 //! Writing a trace as pcapng (with `pcap-file`): a section header, one Interface
 //! Description Block per interface named `node/iface` with nanosecond timestamps, an
 //! Enhanced Packet Block per packet with its direction, and per interface an Interface
-//! Statistics Block with the packets captured and dropped.
+//! Statistics Block with the packets captured and dropped, and a comment that says what
+//! the trace lacks: the oldest packets dropped for the memory cap (counted in
+//! `isb_osdrop`), and the packets the kernel dropped before they could be read (counted
+//! per node, as the capture's socket is).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -19,7 +22,7 @@ use pcap_file::pcapng::blocks::interface_statistics::{
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
 
 use super::engine::Trace;
-use super::store::{Direction, LinkKind};
+use super::store::{Direction, Iface, LinkKind};
 
 /// Writes `trace` to `path`, replacing any older file atomically (write, then rename).
 pub(crate) fn write_file(trace: &Trace, path: &Path) -> io::Result<()> {
@@ -102,23 +105,121 @@ pub(crate) fn write<W: Write>(trace: &Trace, out: W) -> io::Result<()> {
         .unwrap_or(trace.start)
         .as_nanos() as u64;
     for (id, iface) in store.ifaces.iter().enumerate() {
+        let mut options = vec![
+            InterfaceStatisticsOption::IsbIfRecv(iface.packets),
+            InterfaceStatisticsOption::IsbOsDrop(iface.dropped),
+            InterfaceStatisticsOption::IsbUsrDeliv(iface.packets - iface.dropped),
+        ];
+        options.extend(
+            missing(trace, iface).map(|c| InterfaceStatisticsOption::Comment(Cow::Owned(c))),
+        );
         w.write_pcapng_block(InterfaceStatisticsBlock {
             interface_id: id as u32,
             timestamp: end,
-            options: vec![
-                InterfaceStatisticsOption::IsbIfRecv(iface.packets),
-                InterfaceStatisticsOption::IsbOsDrop(iface.dropped),
-                InterfaceStatisticsOption::IsbUsrDeliv(iface.packets - iface.dropped),
-            ],
+            options,
         })
         .map_err(err)?;
     }
     Ok(())
 }
 
+/// What the trace lacks of `iface`'s packets, in words, for its statistics block.
+fn missing<'a>(trace: &'a Trace, iface: &'a Iface) -> impl Iterator<Item = String> + 'a {
+    let cap = (iface.dropped > 0).then(|| {
+        format!(
+            "the oldest {} of {} dropped to keep the capture under its memory cap \
+             (capture_limit or NETNS_TEST_CAPTURE_LIMIT)",
+            super::packets(iface.dropped),
+            iface.label()
+        )
+    });
+    let kernel = trace
+        .kernel_drops
+        .iter()
+        .filter(|(node, drops)| *node == iface.node && *drops > 0)
+        .map(|(node, drops)| {
+            format!(
+                "the kernel dropped {} of node {node} (its interfaces together) before \
+                 they could be captured; they are not in this trace",
+                super::packets(*drops)
+            )
+        });
+    cap.into_iter().chain(kernel)
+}
+
 fn err(e: pcap_file::PcapError) -> io::Error {
     match e {
         pcap_file::PcapError::IoError(e) => e,
         other => io::Error::other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::store::{Packet, Store};
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    use std::time::Duration;
+
+    /// Each interface's statistics comments, read back.
+    fn comments(bytes: &[u8]) -> Vec<Vec<String>> {
+        let mut reader = PcapNgReader::new(bytes).expect("a pcapng section");
+        let mut out = Vec::new();
+        while let Some(block) = reader.next_block() {
+            if let Block::InterfaceStatistics(isb) = block.expect("a valid block") {
+                out.push(
+                    isb.options
+                        .iter()
+                        .filter_map(|o| match o {
+                            InterfaceStatisticsOption::Comment(c) => Some(c.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_statistics_say_what_the_trace_lacks() {
+        let mut store = Store::new(2 * (100 + 64));
+        let a = store.add_iface(0, "ns1", 2, "eth0".into(), LinkKind::Ethernet);
+        store.add_iface(1, "ns2", 2, "eth0".into(), LinkKind::Ethernet);
+        for n in 0..3 {
+            store.push(Packet {
+                time: Duration::from_nanos(n),
+                iface: a,
+                dir: Direction::Out,
+                pkttype: 4,
+                len: 100,
+                data: vec![0u8; 100].into(),
+            });
+        }
+        let trace = Trace {
+            store,
+            start: Duration::ZERO,
+            kernel_drops: vec![("ns1".into(), 0), ("ns2".into(), 7)],
+            snaplen: 262_144,
+            sockets: Vec::new(),
+        };
+        let mut bytes = Vec::new();
+        write(&trace, &mut bytes).expect("written to memory");
+        let got = comments(&bytes);
+        assert_eq!(got.len(), 2, "one statistics block per interface");
+        assert_eq!(
+            got[0],
+            [
+                "the oldest 1 packet of ns1/eth0 dropped to keep the capture under its memory \
+              cap (capture_limit or NETNS_TEST_CAPTURE_LIMIT)"
+            ]
+        );
+        assert_eq!(
+            got[1],
+            [
+                "the kernel dropped 7 packets of node ns2 (its interfaces together) before \
+              they could be captured; they are not in this trace"
+            ]
+        );
     }
 }

@@ -36,17 +36,18 @@ pub(crate) fn report(
     if store.dropped > 0 {
         let _ = writeln!(
             out,
-            "netns-test: the capture's memory cap dropped the oldest {} packets \
-             (raise it with `capture_limit = \"64MiB\"` or NETNS_TEST_CAPTURE_LIMIT)",
-            store.dropped
+            "netns-test: the capture's memory cap dropped the oldest {} (raise it \
+             with `capture_limit = \"64MiB\"` or NETNS_TEST_CAPTURE_LIMIT)",
+            super::packets(store.dropped)
         );
     }
     for (node, drops) in &trace.kernel_drops {
         if *drops > 0 {
             let _ = writeln!(
                 out,
-                "netns-test: the kernel dropped {drops} packets in node {node} before \
-                 they could be captured"
+                "netns-test: the kernel dropped {} in node {node} before they could \
+                 be captured",
+                super::packets(*drops)
             );
         }
     }
