@@ -3,7 +3,6 @@
 //! isolated process (this binary re-executed, `netns_test::isolate()` first).
 
 use std::fs::File;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns, unshare};
@@ -73,21 +72,8 @@ pub(crate) fn with_cpu<T>(runs: usize, f: impl FnOnce() -> T) -> (T, Duration) {
 /// 200).
 pub(crate) fn measure(floor: Floor, runs: usize) -> (Vec<Duration>, Duration) {
     with_cpu(runs, || {
-        let out = crate::this_binary()
-            .env(FLOOR_ENV, format!("{}:{runs}", floor.name()))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot re-execute the benchmark");
-        assert!(
-            out.status.success(),
-            "the floor child failed: {}",
-            out.status
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .map(Duration::from_nanos)
-            .collect()
+        crate::nanos_in_copy(FLOOR_ENV, &format!("{}:{runs}", floor.name()))
+            .unwrap_or_else(|e| panic!("the floor child failed: {e}"))
     })
 }
 

@@ -2,11 +2,13 @@
 //! repeated runs, beside the comparisons run in the same process: the seeds' shell way
 //! (`ip netns`, one process per step), `ip -batch`, and Mininet when it is installed
 //! (run in a private network namespace, like the shell way: nothing is built in the
-//! machine's own).
+//! machine's own); with `--features peers`, also the Rust peers gateflow and patchbay
+//! (`peers.rs`).
 //!
 //! ```text
 //! cargo run --release -p netns-test-bench            # two or three minutes
 //! cargo run --release -p netns-test-bench -- --quick # half a minute
+//! cargo run --release -p netns-test-bench --features peers -- --quick
 //! # one scenario, each run printed; optionally a pause (ms) between runs
 //! cargo run --release -p netns-test-bench -- --only pair 200 --pause 30
 //! ```
@@ -28,6 +30,8 @@
 //! UDP over the pair, with the capture off and on.
 
 mod floor;
+#[cfg(feature = "peers")]
+mod peers;
 mod shell;
 mod stats;
 mod topo;
@@ -63,6 +67,7 @@ macro_rules! scenario {
 }
 scenario!(pair_entry, "pair");
 scenario!(pairping_entry, "pairping");
+scenario!(chain3_entry, "chain3");
 scenario!(chain100_entry, "chain100");
 scenario!(chain1000_entry, "chain1000");
 scenario!(tcp_entry, "tcp");
@@ -188,6 +193,8 @@ fn main() {
         std::process::exit(3); // run_test never returns in the child
     }
     traffic::child_main();
+    #[cfg(feature = "peers")]
+    peers::child_main();
     let args = <Args as clap::Parser>::parse();
     if let Some(only) = &args.only {
         // Profiling aid: one scenario, each run printed; with a pause between runs,
@@ -417,6 +424,17 @@ fn main() {
     } else {
         table.note("shell way (ip netns) and Mininet: skipped, they need root");
     }
+    #[cfg(feature = "peers")]
+    {
+        let chain3 = spec_for("chain3");
+        let (ours3, ours3_cpu) = floor::with_cpu(n_pair + 1, || repeat(&chain3, n_pair));
+        peers::report(&mut table, n_pair.min(50), &ours, (&ours3, ours3_cpu));
+    }
+    #[cfg(not(feature = "peers"))]
+    table.note(
+        "Rust peers gateflow and patchbay: not built (`--features peers` adds them; they \
+         need Rust 1.88)",
+    );
     let unshare = shell::repeat_cmd(&["unshare", "-Urn", "true"], n_pair.min(50));
     table.push(Row::new("floor: unshare -Urn true", &unshare));
 
@@ -498,6 +516,26 @@ fn repeat_process(args: &[&str], env: &[(&str, &str)], n: usize) -> Vec<Duration
     (0..n)
         .map(|_| shell::time(this_binary().args(args).envs(env.iter().copied())))
         .collect()
+}
+
+/// The times a copy of this binary started with `var=value` prints, one a line in
+/// nanoseconds (a floor, a peer); its error output, or how it ended, if it failed.
+fn nanos_in_copy(var: &str, value: &str) -> Result<Vec<Duration>, String> {
+    let out = this_binary()
+        .env(var, value)
+        .output()
+        .map_err(|e| format!("cannot re-execute the benchmark: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(last.map_or_else(|| out.status.to_string(), str::to_owned));
+    }
+    eprint!("{stderr}");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .map(Duration::from_nanos)
+        .collect())
 }
 
 /// `n` runs of scenario `name` in a copy of this binary started with `env` (settings a
