@@ -160,11 +160,12 @@ fn self_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// netns-test's benchmark: per-test cost side by side with the shell way, `ip -batch`
-/// and Mininet, in one run. Prints a table of medians, minimums, maximums and CPU per
-/// run, then the ratios and the capture's cost on traffic (TCP and UDP over a veth,
-/// capture off and on). Build it in release mode:
-/// `cargo run --release -p netns-test-bench -- [OPTIONS]`.
+/// netns-test's benchmark: per-test cost side by side with the shell way, `ip -batch`,
+/// Mininet and, built with `--features peers`, gateflow and patchbay, in one run. Prints
+/// a table of medians, minimums, maximums and CPU per run, then the ratios and the
+/// capture's cost on traffic (TCP and UDP over a veth, capture off and on). Build it in
+/// release mode: `cargo run --release -p netns-test-bench [--features peers] --
+/// [OPTIONS]`.
 #[derive(clap::Parser)]
 #[command(name = "netns-test-bench", version)]
 struct Args {
