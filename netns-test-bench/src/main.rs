@@ -427,8 +427,7 @@ fn main() {
     }
     #[cfg(feature = "peers")]
     {
-        let chain3 = spec_for("chain3");
-        let (ours3, ours3_cpu) = floor::with_cpu(n_pair + 1, || repeat(&chain3, n_pair));
+        let (ours3, ours3_cpu) = timed(&spec_for("chain3"));
         peers::report(&mut table, n_pair.min(50), &ours, (&ours3, ours3_cpu));
     }
     #[cfg(not(feature = "peers"))]

@@ -52,3 +52,8 @@ pub use netns_test_macros::netns_test;
 /// `netns-test-topology`).
 pub use netns_test_topology as topology;
 pub use standalone::{isolate, load};
+
+/// The plural ending of a count in messages: `""` for one, `"s"` otherwise.
+pub(crate) fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
+}

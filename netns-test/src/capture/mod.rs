@@ -27,11 +27,7 @@ pub(crate) use settings::{CapturePolicy, Settings};
 
 /// "1 packet", "2 packets": counts in messages and in the trace's comments.
 pub(crate) fn packets(n: u64) -> String {
-    if n == 1 {
-        "1 packet".to_owned()
-    } else {
-        format!("{n} packets")
-    }
+    format!("{n} packet{}", crate::plural(n))
 }
 
 /// The parent's side of one test's capture.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use netns_test_topology::{Check, Topology};
 
 use super::{StepOutcome, StepResult};
+use crate::plural;
 
 /// Something that happened while a scenario ran. `Display` renders the progress text:
 /// `Started` prints the step's line without its end, `Finished` completes it, so a slow
@@ -121,10 +122,6 @@ fn failure(f: &mut fmt::Formatter<'_>, expected: &str, observed: &str) -> fmt::R
         writeln!(f, "                {l}")?;
     }
     Ok(())
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// The result of a scenario run. `Display` renders a summary: the counts, then each
