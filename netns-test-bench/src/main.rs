@@ -24,7 +24,10 @@
 //! show how much of it is the kernel's: its network built in one process with no
 //! process per test, its three network namespaces alone, and its whole process as
 //! nextest times a test; and rows with the capture off, in a copy of this binary
-//! started with `NETNS_TEST_CAPTURE=never`, as a user would switch it off.
+//! started with `NETNS_TEST_CAPTURE=never`, as a user would switch it off. Its ratio to
+//! the shell way is given twice: from the rows measured one after the other, and from
+//! rounds in which the two take turns, so that a change in the machine's speed during
+//! the run touches both alike.
 //!
 //! The last rows are the capture's cost on traffic (`traffic.rs`): bulk TCP and paced
 //! UDP over the pair, with the capture off and on.
@@ -136,13 +139,32 @@ fn one(spec: &TestSpec) -> Duration {
     })
 }
 
+/// The two-node test and the shell way taking turns: `rounds` rounds of `ours` runs of
+/// the one, then `shell` runs of the other (root only). Returns the pooled runs of each.
+fn taking_turns(
+    pair: &TestSpec,
+    rounds: usize,
+    ours: usize,
+    shell: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.extend((0..ours).map(|_| one(pair)));
+        b.extend(shell::repeat_pair_shell(shell));
+    }
+    (a, b)
+}
+
 fn repeat(spec: &TestSpec, n: usize) -> Vec<Duration> {
     one(spec); // warm the page cache and the binary
     (0..n).map(|_| one(spec)).collect()
 }
 
 /// The largest peak RSS among the children waited for so far (the per-test children
-/// included: the kernel counts grandchildren that were waited for).
+/// included: the kernel counts grandchildren that were waited for). It survives
+/// `execve`: under `cargo run`, which execs this binary, it starts at the largest
+/// `rustc` that cargo waited for (hundreds of megabytes), so [`child_peak_rss_kib`]
+/// reads it in a copy of this binary instead.
 fn max_rss_children_kib() -> i64 {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .map(|u| u.max_rss())
@@ -241,6 +263,9 @@ fn main() {
                 std::thread::sleep(p);
             }
         }
+        if std::env::var_os(CHILD_RSS_ENV).is_some() {
+            println!("{CHILD_RSS_LINE}{} KiB", max_rss_children_kib());
+        }
         return;
     }
     let quick = args.quick;
@@ -261,9 +286,6 @@ fn main() {
     let timed = |spec: &TestSpec| floor::with_cpu(n_pair + 1, || repeat(spec, n_pair));
     let ((ours_exec, ours_exec_cpu), (ours_ping_exec, ours_ping_exec_cpu)) =
         without_fork_server(|| (timed(&pair), timed(&ping)));
-    // Read now, before any other process ends: the kernel keeps the largest of every
-    // child waited for (a child cloned by the runner counts this process's pages too).
-    let child_rss = max_rss_children_kib();
     let timed_alone = |spec: &TestSpec| floor::with_cpu(n_pair + 1, || repeat_alone(spec, n_pair));
     let ((ours_direct, ours_direct_cpu), (ours_ping_direct, ours_ping_direct_cpu)) =
         with_direct_start(|| (timed_alone(&pair), timed_alone(&ping)));
@@ -353,6 +375,24 @@ fn main() {
             "shell way / netns-test under nextest, build only",
             &shell,
             &ours_direct,
+        );
+        // The rows above are blocks measured seconds apart, and the machine's speed
+        // can change in between; taking turns, a change touches both alike.
+        let rounds = if quick { 5 } else { 10 };
+        let (turns_ours, turns_shell) =
+            taking_turns(&pair, rounds, n_pair / rounds, n_shell / rounds);
+        table.push(Row::new(
+            &format!("two nodes, one veth, in {rounds} rounds taking turns: netns-test"),
+            &turns_ours,
+        ));
+        table.push(Row::new(
+            "  the same rounds: shell way (ip netns)",
+            &turns_shell,
+        ));
+        table.ratio(
+            "shell way / netns-test, build only, taking turns",
+            &turns_shell,
+            &turns_ours,
         );
         let (documents_build, documents_build_cpu) =
             floor::with_cpu(n_shell, || shell::repeat_pair_documents_build(n_shell));
@@ -495,6 +535,7 @@ fn main() {
         }
     }
     let rss: Vec<String> = rss.iter().map(u64::to_string).collect();
+    let child_rss = child_peak_rss_kib(n_pair.min(50));
     table.note(&format!(
         "memory: runner RSS (KiB) every {} of {runs} more tests: {}; largest peak RSS of a \
          re-executed test child {} KiB",
@@ -537,6 +578,32 @@ fn nanos_in_copy(var: &str, value: &str) -> Result<Vec<Duration>, String> {
         .map(Duration::from_nanos)
         .collect())
 }
+
+/// The largest peak RSS of a re-executed two-node test's child (KiB), over `n` of them
+/// run by a fresh copy of this binary, whose count of its children starts at zero;
+/// `-1` if the copy did not say.
+fn child_peak_rss_kib(n: usize) -> i64 {
+    let out = this_binary()
+        .args(["--only", "pair", &n.max(1).to_string()])
+        .env("NETNS_TEST_FORK_SERVER", "0")
+        .env(CHILD_RSS_ENV, "1")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cannot re-execute the benchmark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(CHILD_RSS_LINE)?
+                .strip_suffix(" KiB")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(-1)
+}
+
+/// Set for a copy that should end `--only` with [`CHILD_RSS_LINE`].
+const CHILD_RSS_ENV: &str = "NETNS_TEST_BENCH_CHILD_RSS";
+const CHILD_RSS_LINE: &str = "largest peak RSS of a child: ";
 
 /// `n` runs of scenario `name` in a copy of this binary started with `env` (settings a
 /// test reads when it starts), after one to warm up: each as the copy timed it.
