@@ -535,13 +535,15 @@ fn main() {
         }
     }
     let rss: Vec<String> = rss.iter().map(u64::to_string).collect();
-    let child_rss = child_peak_rss_kib(n_pair.min(50));
+    let child_rss = child_peak_rss_kib(n_pair.min(50)).map_or_else(
+        || "unknown (the copy did not say)".to_owned(),
+        |k| format!("{k} KiB"),
+    );
     table.note(&format!(
         "memory: runner RSS (KiB) every {} of {runs} more tests: {}; largest peak RSS of a \
-         re-executed test child {} KiB",
+         re-executed test child {child_rss}",
         runs / 4,
         rss.join(", "),
-        child_rss,
     ));
     table.print();
 }
@@ -581,8 +583,8 @@ fn nanos_in_copy(var: &str, value: &str) -> Result<Vec<Duration>, String> {
 
 /// The largest peak RSS of a re-executed two-node test's child (KiB), over `n` of them
 /// run by a fresh copy of this binary, whose count of its children starts at zero;
-/// `-1` if the copy did not say.
-fn child_peak_rss_kib(n: usize) -> i64 {
+/// `None` if the copy did not say.
+fn child_peak_rss_kib(n: usize) -> Option<i64> {
     let out = this_binary()
         .args(["--only", "pair", &n.max(1).to_string()])
         .env("NETNS_TEST_FORK_SERVER", "0")
@@ -590,15 +592,12 @@ fn child_peak_rss_kib(n: usize) -> i64 {
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("cannot re-execute the benchmark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(CHILD_RSS_LINE)?
-                .strip_suffix(" KiB")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(-1)
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        l.strip_prefix(CHILD_RSS_LINE)?
+            .strip_suffix(" KiB")?
+            .parse()
+            .ok()
+    })
 }
 
 /// Set for a copy that should end `--only` with [`CHILD_RSS_LINE`].
