@@ -585,19 +585,27 @@ fn nanos_in_copy(var: &str, value: &str) -> Result<Vec<Duration>, String> {
 /// run by a fresh copy of this binary, whose count of its children starts at zero;
 /// `None` if the copy did not say.
 fn child_peak_rss_kib(n: usize) -> Option<i64> {
-    let out = this_binary()
-        .args(["--only", "pair", &n.max(1).to_string()])
-        .env("NETNS_TEST_FORK_SERVER", "0")
-        .env(CHILD_RSS_ENV, "1")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("cannot re-execute the benchmark");
+    let out = only_output(
+        "pair",
+        n.max(1),
+        &[("NETNS_TEST_FORK_SERVER", "0"), (CHILD_RSS_ENV, "1")],
+    );
     String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
         l.strip_prefix(CHILD_RSS_LINE)?
             .strip_suffix(" KiB")?
             .parse()
             .ok()
     })
+}
+
+/// A copy of this binary run as `--only name runs` with `env`, its error output shown.
+fn only_output(name: &str, runs: usize, env: &[(&str, &str)]) -> std::process::Output {
+    this_binary()
+        .args(["--only", name, &runs.to_string()])
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cannot re-execute the benchmark")
 }
 
 /// Set for a copy that should end `--only` with [`CHILD_RSS_LINE`].
@@ -607,12 +615,7 @@ const CHILD_RSS_LINE: &str = "largest peak RSS of a child: ";
 /// `n` runs of scenario `name` in a copy of this binary started with `env` (settings a
 /// test reads when it starts), after one to warm up: each as the copy timed it.
 fn only_in_copy(name: &str, n: usize, env: &[(&str, &str)]) -> Vec<Duration> {
-    let out = this_binary()
-        .args(["--only", name, &(n + 1).to_string()])
-        .envs(env.iter().copied())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("cannot re-execute the benchmark");
+    let out = only_output(name, n + 1, env);
     assert!(out.status.success(), "--only {name} failed: {}", out.status);
     String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -122,19 +122,13 @@ pub(crate) fn report(
     pair: &[Duration],
     chain3: (&[Duration], Duration),
 ) {
-    match crate::floor::with_cpu(runs, || run(Peer::GateflowPair, runs)) {
-        (Ok(times), cpu) => {
-            table.push(
-                Row::new(
-                    "two nodes, one veth: gateflow (Sandbox::paired, no-op closures)",
-                    &times,
-                )
-                .cpu(cpu),
-            );
-            table.ratio("gateflow / netns-test, two nodes", &times, pair);
-        }
-        (Err(e), _) => table.note(&format!("gateflow: failed here: {e}")),
-    }
+    peer_row(
+        table,
+        Peer::GateflowPair,
+        runs,
+        "two nodes, one veth: gateflow (Sandbox::paired, no-op closures)",
+        ("gateflow / netns-test, two nodes", pair),
+    );
     table.push(
         Row::new(
             "router and two nodes (chain3): netns-test (whole test)",
@@ -143,23 +137,30 @@ pub(crate) fn report(
         .cpu(chain3.1),
     );
     // patchbay takes a fifth of a second a lab: fewer runs.
-    let lab_runs = runs.clamp(1, 10);
-    match crate::floor::with_cpu(lab_runs, || run(Peer::PatchbayRouter, lab_runs)) {
+    peer_row(
+        table,
+        Peer::PatchbayRouter,
+        runs.clamp(1, 10),
+        "router and two devices: patchbay (Lab, built and dropped)",
+        ("patchbay / netns-test, router and two nodes", chain3.0),
+    );
+}
+
+/// `runs` runs of `peer`: its row labelled `label` and its ratio to `ours`, or a note
+/// saying why it could not run here.
+fn peer_row(
+    table: &mut Table,
+    peer: Peer,
+    runs: usize,
+    label: &str,
+    (ratio, ours): (&str, &[Duration]),
+) {
+    match crate::floor::with_cpu(runs, || run(peer, runs)) {
         (Ok(times), cpu) => {
-            table.push(
-                Row::new(
-                    "router and two devices: patchbay (Lab, built and dropped)",
-                    &times,
-                )
-                .cpu(cpu),
-            );
-            table.ratio(
-                "patchbay / netns-test, router and two nodes",
-                &times,
-                chain3.0,
-            );
+            table.push(Row::new(label, &times).cpu(cpu));
+            table.ratio(ratio, &times, ours);
         }
-        (Err(e), _) => table.note(&format!("patchbay: failed here: {e}")),
+        (Err(e), _) => table.note(&format!("{}: failed here: {e}", peer.name())),
     }
 }
 
