@@ -3,14 +3,19 @@
 //! the capture read them), and 64-byte UDP datagrams paced at a rate (sent, received,
 //! captured, dropped).
 //!
+//! Bulk TCP is also measured with Wireshark's `dumpcap` capturing both veth ends in
+//! place of ours (a `TPACKET_V3` ring, writing to `/dev/null`), when it is installed:
+//! what any capture of every byte costs here, beside what ours costs.
+//!
 //! Each measurement is one `#[netns_test]`-style run of the pair in a re-executed copy
 //! of this binary (so that the capture's settings come from that copy's environment,
 //! as a user sets them). The body fails on purpose with its figure, so that the runner
 //! keeps the trace and reports the capture's counts in the failure message, which the
 //! copy reads and prints as one line.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, ChildStderr, Stdio};
 use std::time::{Duration, Instant};
 
 use netns_test::__private::Outcome;
@@ -22,6 +27,8 @@ use crate::stats::{Table, middle};
 const TRAFFIC_ENV: &str = "NETNS_TEST_BENCH_TRAFFIC";
 /// Marks the body's figures in its failure message.
 const MARK: &str = "MEASURE";
+/// Set (to `1`) in a traffic child that runs `dumpcap` on both veth ends.
+const DUMPCAP_ENV: &str = "NETNS_TEST_BENCH_DUMPCAP";
 
 /// What one run measured.
 #[derive(Debug, Default, Clone, Copy)]
@@ -57,6 +64,14 @@ pub(crate) fn tcp_bulk(net: &Net) -> Outcome {
                 }
             }
         });
+        let dumpcaps = if std::env::var_os(DUMPCAP_ENV).is_some() {
+            vec![
+                Dumpcap::start(net, "ns1", "veth-ns1")?,
+                Dumpcap::start(net, "ns2", "veth-ns2")?,
+            ]
+        } else {
+            Vec::new()
+        };
         let mut s = net
             .node("ns1")
             .run(|| TcpStream::connect("192.168.1.2:7100"))?;
@@ -70,9 +85,87 @@ pub(crate) fn tcp_bulk(net: &Net) -> Outcome {
             .join()
             .map_err(|_| std::io::Error::other("the reader panicked"))??;
         let secs = start.elapsed().as_secs_f64();
-        Ok(format!("gbit_s={:.3}", total as f64 * 8.0 / secs / 1e9))
+        let mut line = format!("gbit_s={:.3}", total as f64 * 8.0 / secs / 1e9);
+        if !dumpcaps.is_empty() {
+            let (mut captured, mut dropped) = (0, 0);
+            for d in dumpcaps {
+                let (c, dr) = d.stop()?;
+                captured += c;
+                dropped += dr;
+            }
+            line.push_str(&format!(" captured={captured} kernel_drops={dropped}"));
+        }
+        Ok(line)
     })();
     figures(result)
+}
+
+/// `dumpcap` capturing one interface of a node, to `/dev/null`, with its own
+/// defaults (the whole packet, a 2 MiB ring).
+struct Dumpcap {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+}
+
+impl Dumpcap {
+    /// Starts it and waits until it says it is capturing.
+    fn start(net: &Net, node: &str, iface: &str) -> std::io::Result<Dumpcap> {
+        let mut child = net
+            .node(node)
+            .command("dumpcap")
+            .args(["-i", iface, "-q", "-w", "/dev/null"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+        let mut said = String::new();
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line)? == 0 {
+                let _ = child.wait();
+                return Err(std::io::Error::other(format!(
+                    "dumpcap on {node}/{iface} ended before capturing: {}",
+                    said.trim()
+                )));
+            }
+            if line.starts_with("Capturing on") {
+                return Ok(Dumpcap { child, stderr });
+            }
+            said.push_str(&line);
+        }
+    }
+
+    /// Stops it (`SIGINT`, as a user's Ctrl-C) and returns the packets it received and
+    /// those the kernel dropped, from its last words.
+    fn stop(mut self) -> std::io::Result<(u64, u64)> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)?;
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest)?;
+        self.child.wait()?;
+        dumpcap_counts(&rest).ok_or_else(|| {
+            std::io::Error::other(format!("dumpcap did not say what it received: {rest}"))
+        })
+    }
+}
+
+/// From `dumpcap`'s "Packets received/dropped on interface 'veth-ns1': 97266/0 ...".
+fn dumpcap_counts(said: &str) -> Option<(u64, u64)> {
+    let counts = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Packets received/dropped on interface "))?
+        .split(": ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?;
+    let (received, dropped) = counts.split_once('/')?;
+    Some((received.parse().ok()?, dropped.parse().ok()?))
+}
+
+/// Whether `dumpcap` is on `PATH`.
+fn dumpcap_installed() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("dumpcap").is_file()))
 }
 
 /// The test body of scenario `udp`: 64-byte datagrams from ns1 to ns2 for a second,
@@ -180,11 +273,16 @@ pub(crate) fn child_main() {
                     std::process::exit(1)
                 }
             };
-            println!(
-                "{} captured={captured} kernel_drops={}",
-                f.trim(),
-                kernel_drops(&message)
-            );
+            if f.contains("captured=") {
+                // dumpcap's counts, ours being off.
+                println!("{}", f.trim());
+            } else {
+                println!(
+                    "{} captured={captured} kernel_drops={}",
+                    f.trim(),
+                    kernel_drops(&message)
+                );
+            }
             std::process::exit(0)
         }
         None => {
@@ -222,12 +320,14 @@ fn value(line: &str, key: &str) -> f64 {
 }
 
 /// A capture setting, as a user gives it in the environment.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Capture {
     Off,
     On,
     /// On, keeping the first 128 bytes of each packet.
     Snap128,
+    /// Off, with `dumpcap` capturing each veth end instead.
+    Dumpcap,
 }
 
 impl Capture {
@@ -236,6 +336,7 @@ impl Capture {
             Capture::Off => "capture off",
             Capture::On => "capture on",
             Capture::Snap128 => "capture on, snaplen 128",
+            Capture::Dumpcap => "ours off and dumpcap on both veth ends instead",
         }
     }
 }
@@ -250,11 +351,13 @@ pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
         .env("NETNS_TEST_ARTIFACTS", &artifacts)
         .env("NETNS_TEST_SUMMARY", "0")
         .env_remove("NETNS_TEST_CAPTURE")
-        .env_remove("NETNS_TEST_SNAPLEN");
+        .env_remove("NETNS_TEST_SNAPLEN")
+        .env_remove(DUMPCAP_ENV);
     match capture {
         Capture::Off => cmd.env("NETNS_TEST_CAPTURE", "never"),
         Capture::On => &mut cmd,
         Capture::Snap128 => cmd.env("NETNS_TEST_SNAPLEN", "128"),
+        Capture::Dumpcap => cmd.env("NETNS_TEST_CAPTURE", "never").env(DUMPCAP_ENV, "1"),
     };
     let out = cmd
         .output()
@@ -286,13 +389,16 @@ fn runs(what: &str, settings: &[Capture], n: usize) -> Result<Vec<Vec<Run>>, Str
     Ok(out)
 }
 
-/// The capture's rows: bulk TCP with the capture off, on, and on with `snaplen = 128`;
-/// UDP paced at 100k datagrams a second (and, unless `quick`, 50k and 200k) with the
+/// The capture's rows: bulk TCP with the capture off, on, and on with `snaplen = 128`,
+/// and with `dumpcap` in its place when it is installed; UDP paced at 100k datagrams a second (and, unless `quick`, 50k and 200k) with the
 /// capture off and on; each five times (UDP three) unless `quick`, the settings taking
 /// turns.
 pub(crate) fn report(table: &mut Table, quick: bool) {
     let (n, seconds) = if quick { (1, 1) } else { (5, 2) };
-    let tcp = [Capture::Off, Capture::On, Capture::Snap128];
+    let mut tcp = vec![Capture::Off, Capture::On, Capture::Snap128];
+    if dumpcap_installed() {
+        tcp.push(Capture::Dumpcap);
+    }
     match runs(&format!("tcp:{seconds}"), &tcp, n) {
         Ok(per_setting) => {
             let off = middle(per_setting[0].iter().map(|r| r.gbit_s).collect());
@@ -319,6 +425,12 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
                  counts over all {n}): {}",
                 parts.join("; ")
             ));
+            if !tcp.contains(&Capture::Dumpcap) {
+                table.note(
+                    "capture, bulk TCP with dumpcap instead of ours: not measured, dumpcap \
+                     is not installed (`apt install tshark` to compare)",
+                );
+            }
         }
         Err(e) => table.note(&format!("capture, bulk TCP: not measured: {e}")),
     }
@@ -386,5 +498,14 @@ mod tests {
         assert_eq!(value(line, "gbit_s"), 12.5);
         assert_eq!(value(line, "kernel_drops"), 15.0);
         assert!(value(line, "received").is_nan());
+    }
+
+    #[test]
+    fn dumpcap_counts_are_read_from_its_last_words() {
+        let said = "File: /dev/null\nPackets captured: 97266\nPackets received/dropped on \
+                    interface 'veth-ns1': 97266/12 (pcap:0/dumpcap:0/flushed:0/ps_ifdrop:0) \
+                    (100.0%)\n";
+        assert_eq!(dumpcap_counts(said), Some((97266, 12)));
+        assert_eq!(dumpcap_counts("File: /dev/null\n"), None);
     }
 }
