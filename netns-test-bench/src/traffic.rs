@@ -27,7 +27,8 @@ use crate::stats::{Table, middle};
 const TRAFFIC_ENV: &str = "NETNS_TEST_BENCH_TRAFFIC";
 /// Marks the body's figures in its failure message.
 const MARK: &str = "MEASURE";
-/// Set (to `1`) in a traffic child that runs `dumpcap` on both veth ends.
+/// Set in a traffic child that runs `dumpcap` on both veth ends: its ring's size in
+/// MiB, or `default`.
 const DUMPCAP_ENV: &str = "NETNS_TEST_BENCH_DUMPCAP";
 
 /// What one run measured.
@@ -64,13 +65,15 @@ pub(crate) fn tcp_bulk(net: &Net) -> Outcome {
                 }
             }
         });
-        let dumpcaps = if std::env::var_os(DUMPCAP_ENV).is_some() {
-            vec![
-                Dumpcap::start(net, "ns1", "veth-ns1")?,
-                Dumpcap::start(net, "ns2", "veth-ns2")?,
-            ]
-        } else {
-            Vec::new()
+        let dumpcaps = match std::env::var(DUMPCAP_ENV) {
+            Ok(ring) => {
+                let ring = ring.parse::<u32>().ok();
+                vec![
+                    Dumpcap::start(net, "ns1", "veth-ns1", ring)?,
+                    Dumpcap::start(net, "ns2", "veth-ns2", ring)?,
+                ]
+            }
+            Err(_) => Vec::new(),
         };
         let mut s = net
             .node("ns1")
@@ -100,23 +103,27 @@ pub(crate) fn tcp_bulk(net: &Net) -> Outcome {
     figures(result)
 }
 
-/// `dumpcap` capturing one interface of a node, to `/dev/null`, with its own
-/// defaults (the whole packet, a 2 MiB ring).
+/// `dumpcap` capturing one interface of a node, whole packets, to `/dev/null`.
 struct Dumpcap {
     child: Child,
     stderr: BufReader<ChildStderr>,
 }
 
 impl Dumpcap {
-    /// Starts it and waits until it says it is capturing.
-    fn start(net: &Net, node: &str, iface: &str) -> std::io::Result<Dumpcap> {
-        let mut child = net
-            .node(node)
-            .command("dumpcap")
-            .args(["-i", iface, "-q", "-w", "/dev/null"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
+    /// Starts it, with a ring of `ring_mib` MiB (its default, 2 MiB, if `None`), and
+    /// waits until it says it is capturing.
+    fn start(
+        net: &Net,
+        node: &str,
+        iface: &str,
+        ring_mib: Option<u32>,
+    ) -> std::io::Result<Dumpcap> {
+        let mut cmd = net.node(node).command("dumpcap");
+        cmd.args(["-i", iface, "-q", "-w", "/dev/null"]);
+        if let Some(mib) = ring_mib {
+            cmd.arg("-B").arg(mib.to_string());
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
         let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
         let mut said = String::new();
         loop {
@@ -326,17 +333,23 @@ pub(crate) enum Capture {
     On,
     /// On, keeping the first 128 bytes of each packet.
     Snap128,
-    /// Off, with `dumpcap` capturing each veth end instead.
-    Dumpcap,
+    /// Off, with `dumpcap` capturing each veth end instead, with a ring of this many
+    /// MiB (`None`: its default, 2 MiB).
+    Dumpcap(Option<u32>),
 }
 
 impl Capture {
-    pub(crate) fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> String {
         match self {
-            Capture::Off => "capture off",
-            Capture::On => "capture on",
-            Capture::Snap128 => "capture on, snaplen 128",
-            Capture::Dumpcap => "ours off and dumpcap on both veth ends instead",
+            Capture::Off => "capture off".to_owned(),
+            Capture::On => "capture on".to_owned(),
+            Capture::Snap128 => "capture on, snaplen 128".to_owned(),
+            Capture::Dumpcap(None) => {
+                "ours off and dumpcap on both veth ends instead (its default 2 MiB ring)".to_owned()
+            }
+            Capture::Dumpcap(Some(mib)) => {
+                format!("the same, dumpcap with a {mib} MiB ring (-B {mib})")
+            }
         }
     }
 }
@@ -357,7 +370,10 @@ pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
         Capture::Off => cmd.env("NETNS_TEST_CAPTURE", "never"),
         Capture::On => &mut cmd,
         Capture::Snap128 => cmd.env("NETNS_TEST_SNAPLEN", "128"),
-        Capture::Dumpcap => cmd.env("NETNS_TEST_CAPTURE", "never").env(DUMPCAP_ENV, "1"),
+        Capture::Dumpcap(ring) => cmd.env("NETNS_TEST_CAPTURE", "never").env(
+            DUMPCAP_ENV,
+            ring.map_or_else(|| "default".to_owned(), |mib| mib.to_string()),
+        ),
     };
     let out = cmd
         .output()
@@ -397,7 +413,7 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
     let (n, seconds) = if quick { (1, 1) } else { (5, 2) };
     let mut tcp = vec![Capture::Off, Capture::On, Capture::Snap128];
     if dumpcap_installed() {
-        tcp.push(Capture::Dumpcap);
+        tcp.extend([Capture::Dumpcap(None), Capture::Dumpcap(Some(32))]);
     }
     match runs(&format!("tcp:{seconds}"), &tcp, n) {
         Ok(per_setting) => {
@@ -425,7 +441,7 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
                  counts over all {n}): {}",
                 parts.join("; ")
             ));
-            if !tcp.contains(&Capture::Dumpcap) {
+            if !tcp.contains(&Capture::Dumpcap(None)) {
                 table.note(
                     "capture, bulk TCP with dumpcap instead of ours: not measured, dumpcap \
                      is not installed (`apt install tshark` to compare)",
