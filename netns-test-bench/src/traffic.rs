@@ -394,15 +394,21 @@ pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
 }
 
 /// `n` runs of `what` with each capture setting, the settings taking turns (so that a
-/// change in the machine's speed affects them alike); per setting, or the first error.
-fn runs(what: &str, settings: &[Capture], n: usize) -> Result<Vec<Vec<Run>>, String> {
-    let mut out = vec![Vec::with_capacity(n); settings.len()];
+/// change in the machine's speed affects them alike); per setting, its runs or the
+/// first error it met (a setting that failed is not run again).
+fn runs(what: &str, settings: &[Capture], n: usize) -> Vec<Result<Vec<Run>, String>> {
+    let mut out = vec![Ok(Vec::with_capacity(n)); settings.len()];
     for _ in 0..n {
         for (c, runs) in settings.iter().zip(&mut out) {
-            runs.push(measure(what, *c)?);
+            if let Ok(done) = runs {
+                match measure(what, *c) {
+                    Ok(r) => done.push(r),
+                    Err(e) => *runs = Err(e),
+                }
+            }
         }
     }
-    Ok(out)
+    out
 }
 
 /// The capture's rows: bulk TCP with the capture off, on, and on with `snaplen = 128`,
@@ -415,13 +421,18 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
     if dumpcap_installed() {
         tcp.extend([Capture::Dumpcap(None), Capture::Dumpcap(Some(32))]);
     }
-    match runs(&format!("tcp:{seconds}"), &tcp, n) {
-        Ok(per_setting) => {
-            let off = middle(per_setting[0].iter().map(|r| r.gbit_s).collect());
+    let per_setting = runs(&format!("tcp:{seconds}"), &tcp, n);
+    match &per_setting[0] {
+        Ok(off_runs) => {
+            let off = middle(off_runs.iter().map(|r| r.gbit_s).collect());
             let parts: Vec<String> = tcp
                 .iter()
                 .zip(&per_setting)
                 .map(|(c, rs)| {
+                    let rs = match rs {
+                        Ok(rs) => rs,
+                        Err(e) => return format!("{}: not measured: {e}", c.label()),
+                    };
                     let gbit = middle(rs.iter().map(|r| r.gbit_s).collect());
                     let captured: u64 = rs.iter().map(|r| r.captured).sum();
                     let drops: u64 = rs.iter().map(|r| r.kernel_drops).sum();
@@ -457,7 +468,11 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
     };
     let udp = [Capture::Off, Capture::On];
     for pps in rates {
-        match runs(&format!("udp:{pps}"), &udp, n.min(3)) {
+        let per_setting: Result<Vec<Vec<Run>>, String> =
+            runs(&format!("udp:{pps}"), &udp, n.min(3))
+                .into_iter()
+                .collect();
+        match per_setting {
             Ok(per_setting) => {
                 let parts: Vec<String> = udp
                     .iter()
