@@ -98,6 +98,39 @@ mod victims {
         }
     }
 
+    /// Byte `i` of the long message [`sends_a_long_message_and_fails`] sends.
+    fn long_message_byte(i: usize) -> u8 {
+        (i * 7 % 251) as u8
+    }
+
+    /// Sends 300 kB over TCP from ns1 to ns2 (in segments of up to 64 KiB on the veth)
+    /// and fails.
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    fn sends_a_long_message_and_fails(net: &Net) {
+        if active() {
+            let listener = net
+                .node("ns2")
+                .run(|| TcpListener::bind("192.168.1.2:7001"))
+                .unwrap();
+            let reader = std::thread::spawn(move || {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut got = Vec::new();
+                conn.read_to_end(&mut got).unwrap();
+                got.len()
+            });
+            let mut client = net
+                .node("ns1")
+                .run(|| TcpStream::connect("192.168.1.2:7001"))
+                .unwrap();
+            let message: Vec<u8> = (0..300_000).map(long_message_byte).collect();
+            client.write_all(&message).unwrap();
+            drop(client);
+            assert_eq!(reader.join().unwrap(), message.len());
+            panic!("victim failed on purpose");
+        }
+    }
+
     #[netns_test(topology = "../fixtures/s1.toml", capture_limit = "4KiB", summary = 3)]
     #[ignore = "run by capture checks"]
     fn fails_over_the_memory_cap(net: &Net) {
@@ -605,6 +638,52 @@ fn the_memory_cap_keeps_the_newest_packets() {
     // The newest survive: the last pings, not the TCP handshake.
     assert!(!trace.packets.iter().any(|(_, _, d)| is_tcp_syn(d)));
     assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The TCP payload of an IPv4 Ethernet frame.
+fn tcp_payload(frame: &[u8]) -> Option<&[u8]> {
+    if frame.len() < 34 || frame[12..14] != [8, 0] || frame[23] != 6 {
+        return None;
+    }
+    let ip = 14 + usize::from(frame[14] & 0x0f) * 4;
+    let tcp = ip + usize::from(frame.get(ip + 12)? >> 4) * 4;
+    frame.get(tcp..)
+}
+
+#[test]
+fn long_packets_are_kept_byte_for_byte() {
+    let root = scratch("long");
+    let out = run_victim("sends_a_long_message_and_fails", Some(&root), &[]);
+    let t = text(&out);
+    assert!(t.contains("victim failed on purpose"), "{t}");
+    let trace = read_trace(&trace_in(&root, "sends_a_long_message_and_fails"));
+    // Every byte of every captured segment is the message's next byte: each is 7 more
+    // than the one before, modulo 251.
+    let mut long = 0;
+    for (iface, _, frame) in &trace.packets {
+        let Some(payload) = tcp_payload(frame) else {
+            continue;
+        };
+        if payload.len() > 8192 {
+            long += 1;
+        }
+        for (j, w) in payload.windows(2).enumerate() {
+            assert_eq!(
+                u16::from(w[1]),
+                (u16::from(w[0]) + 7) % 251,
+                "{iface}: payload byte {j} of {} does not follow the one before",
+                payload.len()
+            );
+        }
+        if let Some(&first) = payload.first() {
+            assert!(first < 251, "{iface}: a payload byte the message never had");
+        }
+    }
+    assert!(
+        long >= 4,
+        "expected segments of over 8 KiB on both veth ends, found {long}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 

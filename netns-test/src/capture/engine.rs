@@ -25,7 +25,7 @@ use nix::sys::time::TimeSpec;
 
 use super::links;
 use super::store::{Direction, LinkKind, Packet, Store};
-use crate::ns::packet::packet_statistics;
+use crate::ns::packet::{copy_uncached, packet_statistics};
 
 /// The sockets the child opened in one node.
 #[derive(Debug)]
@@ -284,7 +284,7 @@ fn read_some(
                         .duration_since(SystemTime::UNIX_EPOCH)
                         .unwrap_or_default()
                 });
-            let data: Box<[u8]> = msg.iovs().next().unwrap_or_default().into();
+            let data = copy_uncached(msg.iovs().next().unwrap_or_default());
             record(store, r, i, &addr, time, msg.bytes, data);
         }
         read += n;
