@@ -425,6 +425,7 @@ fn check_with_tshark(path: &Path, names: &[&str]) {
         .arg(path)
         .args(["-T", "fields", "-e", "frame.interface_name"])
         .output();
+    let _ = std::fs::remove_dir_all(&home);
     match out {
         Err(e) => println!("tshark not available ({e}): skipped the tshark check"),
         Ok(out) => {
