@@ -327,7 +327,7 @@ fn value(line: &str, key: &str) -> f64 {
 }
 
 /// A capture setting, as a user gives it in the environment.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(crate) enum Capture {
     Off,
     On,
@@ -418,7 +418,8 @@ fn runs(what: &str, settings: &[Capture], n: usize) -> Vec<Result<Vec<Run>, Stri
 pub(crate) fn report(table: &mut Table, quick: bool) {
     let (n, seconds) = if quick { (1, 1) } else { (5, 2) };
     let mut tcp = vec![Capture::Off, Capture::On, Capture::Snap128];
-    if dumpcap_installed() {
+    let dumpcap = dumpcap_installed();
+    if dumpcap {
         tcp.extend([Capture::Dumpcap(None), Capture::Dumpcap(Some(32))]);
     }
     let per_setting = runs(&format!("tcp:{seconds}"), &tcp, n);
@@ -452,7 +453,7 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
                  counts over all {n}): {}",
                 parts.join("; ")
             ));
-            if !tcp.contains(&Capture::Dumpcap(None)) {
+            if !dumpcap {
                 table.note(
                     "capture, bulk TCP with dumpcap instead of ours: not measured, dumpcap \
                      is not installed (`apt install tshark` to compare)",

@@ -666,6 +666,9 @@ fn long_packets_are_kept_byte_for_byte() {
         let Some(payload) = tcp_payload(frame) else {
             continue;
         };
+        // Whole: as long as its IPv4 header says (a GSO packet's says its whole length).
+        let ip_len = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+        assert_eq!(frame.len(), 14 + ip_len, "{iface}: a frame kept in part");
         if payload.len() > 8192 {
             long += 1;
         }
