@@ -253,17 +253,69 @@ fn run_victim(name: &str, artifacts: Option<&Path>, env: &[(&str, &str)]) -> Out
     cmd.output().unwrap()
 }
 
-/// A fresh artifacts root for one check.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("netns-test-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn trace_in(root: &Path, victim: &str) -> PathBuf {
     root.join("it/capture/victims")
         .join(victim)
         .join("trace.pcapng")
+}
+
+/// One run of a victim with an artifacts root of its own, which is removed when the
+/// run is dropped: a check that fails half-way leaves nothing behind either.
+struct VictimRun {
+    victim: &'static str,
+    root: PathBuf,
+    out: Output,
+    /// Its output, both streams.
+    text: String,
+}
+
+impl VictimRun {
+    fn new(victim: &'static str, env: &[(&str, &str)]) -> VictimRun {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root =
+            std::env::temp_dir().join(format!("netns-test-it-{}-{n}-{victim}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let out = run_victim(victim, Some(&root), env);
+        let text = text(&out);
+        VictimRun {
+            victim,
+            root,
+            out,
+            text,
+        }
+    }
+
+    /// Asserts that the victim failed, and that its message has `what`.
+    fn assert_failed_with(&self, what: &str) {
+        let t = &self.text;
+        assert!(!self.out.status.success(), "{t}");
+        assert!(t.contains(what), "{t}");
+    }
+
+    /// Asserts that the victim passed.
+    fn assert_passed(&self) {
+        assert!(self.out.status.success(), "{}", self.text);
+    }
+
+    fn trace_path(&self) -> PathBuf {
+        trace_in(&self.root, self.victim)
+    }
+
+    fn trace(&self) -> Trace {
+        read_trace(&self.trace_path())
+    }
+
+    /// Whether the run wrote anything at all.
+    fn wrote_anything(&self) -> bool {
+        self.root.exists()
+    }
+}
+
+impl Drop for VictimRun {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
 }
 
 /// What a trace holds: interface names in IDB order, and per packet the interface
@@ -347,14 +399,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn a_failing_test_leaves_a_trace_of_every_interface() {
-    let root = scratch("fails");
-    let out = run_victim("fails_after_traffic", Some(&root), &[]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
-    let path = trace_in(&root, "fails_after_traffic");
-    assert!(t.contains(&format!("written to {}", path.display())), "{t}");
+    let run = VictimRun::new("fails_after_traffic", &[]);
+    let path = run.trace_path();
+    run.assert_failed_with(&format!("written to {}", path.display()));
+    let t = &run.text;
 
-    let trace = read_trace(&path);
+    let trace = run.trace();
     for name in [
         "host/lo",
         "ns1/lo",
@@ -405,10 +455,9 @@ fn a_failing_test_leaves_a_trace_of_every_interface() {
     );
     assert!(t.contains(": Flags [P.], seq "), "{t}");
     assert!(t.contains("payload 14, length 80"), "{t}");
-    assert!(summary_lines(&t) >= 24, "{t}");
+    assert!(summary_lines(t) >= 24, "{t}");
 
     check_with_tshark(&path, &["ns1/veth-ns1", "ns2/veth-ns2"]);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// `tshark -r FILE` reads the trace and shows the `node/iface` names, when tshark is
@@ -495,95 +544,81 @@ fn the_default_location_is_under_the_target_directory() {
 
 #[test]
 fn a_hung_test_times_out_with_its_trace() {
-    let root = scratch("hangs");
     let start = std::time::Instant::now();
-    let out = run_victim("hangs_after_ping", Some(&root), &[]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
-    assert!(start.elapsed() < std::time::Duration::from_secs(30), "{t}");
-    assert!(t.contains("the test timed out after 2s"), "{t}");
-    let trace = read_trace(&trace_in(&root, "hangs_after_ping"));
+    let run = VictimRun::new("hangs_after_ping", &[]);
     assert!(
-        trace
+        start.elapsed() < std::time::Duration::from_secs(30),
+        "{}",
+        run.text
+    );
+    run.assert_failed_with("the test timed out after 2s");
+    assert!(
+        run.trace()
             .packets
             .iter()
             .any(|(i, _, d)| i == "ns2/veth-ns2" && is_echo_request(d)),
         "the ping before the hang is in the trace"
     );
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn the_environment_sets_the_default_timeout() {
-    let root = scratch("env-timeout");
     // The attribute wins over the environment: still 2s, not 1s.
-    let out = run_victim(
-        "hangs_after_ping",
-        Some(&root),
-        &[("NETNS_TEST_TIMEOUT", "1s")],
-    );
-    assert!(text(&out).contains("timed out after 2s"), "{}", text(&out));
-    let out = run_victim("passes", Some(&root), &[("NETNS_TEST_TIMEOUT", "soon")]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
-    assert!(
-        t.contains("NETNS_TEST_TIMEOUT=\"soon\" is not a duration"),
-        "{t}"
-    );
-    let _ = std::fs::remove_dir_all(&root);
+    VictimRun::new("hangs_after_ping", &[("NETNS_TEST_TIMEOUT", "1s")])
+        .assert_failed_with("timed out after 2s");
+    VictimRun::new("passes", &[("NETNS_TEST_TIMEOUT", "soon")])
+        .assert_failed_with("NETNS_TEST_TIMEOUT=\"soon\" is not a duration");
 }
 
 #[test]
 fn a_passing_test_writes_nothing_unless_asked() {
-    let root = scratch("passes");
-    let out = run_victim("passes", Some(&root), &[]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(!root.exists(), "a passing test wrote {}", root.display());
+    let run = VictimRun::new("passes", &[]);
+    run.assert_passed();
+    assert!(
+        !run.wrote_anything(),
+        "a passing test wrote {}",
+        run.root.display()
+    );
 
-    let out = run_victim("passes_with_capture_always", Some(&root), &[]);
-    assert!(out.status.success(), "{}", text(&out));
-    let trace = read_trace(&trace_in(&root, "passes_with_capture_always"));
-    assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
+    let run = VictimRun::new("passes_with_capture_always", &[]);
+    run.assert_passed();
+    assert!(
+        run.trace()
+            .packets
+            .iter()
+            .any(|(_, _, d)| is_echo_request(d))
+    );
 
-    let out = run_victim("passes", Some(&root), &[("NETNS_TEST_CAPTURE", "always")]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(trace_in(&root, "passes").is_file());
-    let _ = std::fs::remove_dir_all(&root);
+    let run = VictimRun::new("passes", &[("NETNS_TEST_CAPTURE", "always")]);
+    run.assert_passed();
+    assert!(run.trace_path().is_file());
 }
 
 #[test]
 fn a_body_that_exits_is_reported_with_its_status_and_trace() {
-    let root = scratch("exits");
-    let out = run_victim("exits_from_its_body", Some(&root), &[]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
+    let run = VictimRun::new("exits_from_its_body", &[]);
+    run.assert_failed_with("the test's process exited with status 3 before it finished");
+    assert!(run.text.contains("written to"), "{}", run.text);
     assert!(
-        t.contains("the test's process exited with status 3 before it finished"),
-        "{t}"
+        run.trace()
+            .packets
+            .iter()
+            .any(|(_, _, d)| is_echo_request(d))
     );
-    assert!(t.contains("written to"), "{t}");
-    let trace = read_trace(&trace_in(&root, "exits_from_its_body"));
-    assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn a_child_killed_by_a_signal_still_leaves_its_trace() {
-    let root = scratch("abort");
-    let out = run_victim("aborts_after_talking_to_a_server", Some(&root), &[]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
+    let run = VictimRun::new("aborts_after_talking_to_a_server", &[]);
     // The test child is not its namespace's init, so abort() is an ordinary SIGABRT.
-    assert!(
-        t.contains("was killed by signal 6 (SIGABRT: abort())"),
-        "{t}"
-    );
+    run.assert_failed_with("was killed by signal 6 (SIGABRT: abort())");
+    let t = &run.text;
     assert!(t.contains("written to"), "{t}");
     assert!(
         t.contains("UDP, length 13"),
         "the summary shows the datagrams: {t}"
     );
-    let trace = read_trace(&trace_in(&root, "aborts_after_talking_to_a_server"));
+    let trace = run.trace();
     // The server's reply, sent by ns2 and received by ns1.
     let reply = |iface: &str, out: bool| {
         trace.packets.iter().any(|(i, o, d)| {
@@ -591,36 +626,28 @@ fn a_child_killed_by_a_signal_still_leaves_its_trace() {
         })
     };
     assert!(reply("ns2/veth-ns2", true) && reply("ns1/veth-ns1", false));
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn capture_never_writes_nothing() {
-    let root = scratch("never");
-    let out = run_victim("fails_with_capture_never", Some(&root), &[]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
-    assert!(t.contains("victim failed on purpose"), "{t}");
-    assert!(!t.contains("packet trace"), "{t}");
-    assert!(!root.exists());
+    let run = VictimRun::new("fails_with_capture_never", &[]);
+    run.assert_failed_with("victim failed on purpose");
+    assert!(!run.text.contains("packet trace"), "{}", run.text);
+    assert!(!run.wrote_anything());
     // The environment turns capture off for tests that do not choose.
-    let out = run_victim(
-        "fails_after_traffic",
-        Some(&root),
-        &[("NETNS_TEST_CAPTURE", "never")],
-    );
-    assert!(!text(&out).contains("packet trace"), "{}", text(&out));
-    assert!(!root.exists());
+    let run = VictimRun::new("fails_after_traffic", &[("NETNS_TEST_CAPTURE", "never")]);
+    run.assert_failed_with("victim failed on purpose");
+    assert!(!run.text.contains("packet trace"), "{}", run.text);
+    assert!(!run.wrote_anything());
 }
 
 #[test]
 fn the_memory_cap_keeps_the_newest_packets() {
-    let root = scratch("cap");
-    let out = run_victim("fails_over_the_memory_cap", Some(&root), &[]);
-    let t = text(&out);
-    assert!(t.contains("memory cap dropped the oldest"), "{t}");
+    let run = VictimRun::new("fails_over_the_memory_cap", &[]);
+    run.assert_failed_with("memory cap dropped the oldest");
+    let t = &run.text;
     assert!(t.contains("last 3 packets"), "{t}");
-    let trace = read_trace(&trace_in(&root, "fails_over_the_memory_cap"));
+    let trace = run.trace();
     // The file says what it lacks, as the message does.
     let dropped: u64 = t
         .split("memory cap dropped the oldest ")
@@ -639,7 +666,6 @@ fn the_memory_cap_keeps_the_newest_packets() {
     // The newest survive: the last pings, not the TCP handshake.
     assert!(!trace.packets.iter().any(|(_, _, d)| is_tcp_syn(d)));
     assert!(trace.packets.iter().any(|(_, _, d)| is_echo_request(d)));
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// The TCP payload of an IPv4 Ethernet frame.
@@ -654,11 +680,9 @@ fn tcp_payload(frame: &[u8]) -> Option<&[u8]> {
 
 #[test]
 fn long_packets_are_kept_byte_for_byte() {
-    let root = scratch("long");
-    let out = run_victim("sends_a_long_message_and_fails", Some(&root), &[]);
-    let t = text(&out);
-    assert!(t.contains("victim failed on purpose"), "{t}");
-    let trace = read_trace(&trace_in(&root, "sends_a_long_message_and_fails"));
+    let run = VictimRun::new("sends_a_long_message_and_fails", &[]);
+    run.assert_failed_with("victim failed on purpose");
+    let trace = run.trace();
     // Every byte of every captured segment is the message's next byte: each is 7 more
     // than the one before, modulo 251.
     let mut long = 0;
@@ -688,23 +712,13 @@ fn long_packets_are_kept_byte_for_byte() {
         long >= 4,
         "expected segments of over 8 KiB on both veth ends, found {long}"
     );
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn bridges_ports_and_interfaces_moved_at_run_time_are_captured() {
-    let root = scratch("bridge");
-    let out = run_victim(
-        "fails_on_a_bridge_after_moving_an_interface",
-        Some(&root),
-        &[],
-    );
-    let t = text(&out);
-    assert!(t.contains("victim failed on purpose"), "{t}");
-    let trace = read_trace(&trace_in(
-        &root,
-        "fails_on_a_bridge_after_moving_an_interface",
-    ));
+    let run = VictimRun::new("fails_on_a_bridge_after_moving_an_interface", &[]);
+    run.assert_failed_with("victim failed on purpose");
+    let trace = run.trace();
     let echo_on = |iface: &str| {
         trace
             .packets
@@ -733,5 +747,4 @@ fn bridges_ports_and_interfaces_moved_at_run_time_are_captured() {
             .any(|(i, _, d)| i == "br/br0" && d.len() > 14 && d[12..14] == [8, 6]),
         "no ARP on br/br0"
     );
-    let _ = std::fs::remove_dir_all(&root);
 }

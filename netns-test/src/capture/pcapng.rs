@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn the_statistics_say_what_the_trace_lacks() {
-        let mut store = Store::new(2 * (100 + 64));
+        let mut store = Store::new(2 * (100 + crate::capture::store::OVERHEAD));
         let a = store.add_iface(0, "ns1", 2, "eth0".into(), LinkKind::Ethernet);
         store.add_iface(1, "ns2", 2, "eth0".into(), LinkKind::Ethernet);
         for n in 0..3 {

@@ -69,7 +69,7 @@ pub(crate) struct Packet {
 }
 
 /// Per-packet bookkeeping counted against the cap besides the bytes themselves.
-const OVERHEAD: u64 = 64;
+pub(crate) const OVERHEAD: u64 = 64;
 
 /// The packets and interfaces of one capture.
 #[derive(Debug)]
