@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 
 use pcap_file::pcapng::{Block, PcapNgReader};
 
+use crate::common::Scratch;
 use crate::support::output_text as text;
 
 mod victims {
@@ -259,11 +260,11 @@ fn trace_in(root: &Path, victim: &str) -> PathBuf {
         .join("trace.pcapng")
 }
 
-/// One run of a victim with an artifacts root of its own, which is removed when the
-/// run is dropped: a check that fails half-way leaves nothing behind either.
+/// One run of a victim with an artifacts root of its own, removed when the run is
+/// dropped.
 struct VictimRun {
     victim: &'static str,
-    root: PathBuf,
+    root: Scratch,
     out: Output,
     /// Its output, both streams.
     text: String,
@@ -271,12 +272,8 @@ struct VictimRun {
 
 impl VictimRun {
     fn new(victim: &'static str, env: &[(&str, &str)]) -> VictimRun {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let root =
-            std::env::temp_dir().join(format!("netns-test-it-{}-{n}-{victim}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let out = run_victim(victim, Some(&root), env);
+        let root = Scratch::new("it-capture");
+        let out = run_victim(victim, Some(root.path()), env);
         let text = text(&out);
         VictimRun {
             victim,
@@ -299,7 +296,7 @@ impl VictimRun {
     }
 
     fn trace_path(&self) -> PathBuf {
-        trace_in(&self.root, self.victim)
+        trace_in(self.root.path(), self.victim)
     }
 
     fn trace(&self) -> Trace {
@@ -308,13 +305,7 @@ impl VictimRun {
 
     /// Whether the run wrote anything at all.
     fn wrote_anything(&self) -> bool {
-        self.root.exists()
-    }
-}
-
-impl Drop for VictimRun {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+        self.root.path().exists()
     }
 }
 
@@ -577,7 +568,7 @@ fn a_passing_test_writes_nothing_unless_asked() {
     assert!(
         !run.wrote_anything(),
         "a passing test wrote {}",
-        run.root.display()
+        run.root.path().display()
     );
 
     let run = VictimRun::new("passes_with_capture_always", &[]);

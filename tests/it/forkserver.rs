@@ -75,13 +75,10 @@ mod victims {
 /// Runs the test binary with `args` and `env` set, from a directory of its own, and
 /// returns how each test's child was started, as `NETNS_TEST_TIMING` reports it.
 fn run_victims(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("netns-test-it-cwd-{}-{call}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::Scratch::created("it-cwd");
     let out = Command::new(std::env::current_exe().unwrap())
-        .current_dir(&dir)
-        .env("NETNS_TEST_IT_CWD", &dir)
+        .current_dir(dir.path())
+        .env("NETNS_TEST_IT_CWD", dir.path())
         .args(args)
         .env("NETNS_TEST_TIMING", "1")
         .env_remove("NEXTEST_EXECUTION_MODE")
@@ -89,7 +86,7 @@ fn run_victims(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir(&dir);
+    drop(dir);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     text.lines()

@@ -337,9 +337,8 @@ fn runner_killed_with_sigkill(mode: &[(&str, &str)]) {
 /// started.
 #[test]
 fn a_tests_processes_are_gone_by_its_verdict() {
-    let dir = std::env::temp_dir().join(format!("netns-test-gone-{}", token()));
-    std::fs::create_dir(&dir).unwrap();
-    let lock = dir.join("lock");
+    let dir = crate::common::Scratch::created("gone");
+    let lock = dir.path().join("lock");
     for mode in [
         &[][..],
         &[("NEXTEST_EXECUTION_MODE", "process-per-test")][..],
@@ -363,7 +362,6 @@ fn a_tests_processes_are_gone_by_its_verdict() {
         assert!(t.contains("holder locked"), "{mode:?}: {t}");
         assert!(t.contains("lock free"), "{mode:?}: {t}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -30,7 +30,8 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn a_failing_test_writes_nowhere_but_its_artifacts_directory() {
     // The places a test could plausibly write to: its working directory, HOME and
     // TMPDIR, all empty to start with.
-    let base = std::env::temp_dir().join(format!("netns-test-writes-{}", std::process::id()));
+    let scratch = crate::common::Scratch::new("writes");
+    let base = scratch.path();
     let (cwd, home, tmp, root) = (
         base.join("cwd"),
         base.join("home"),
@@ -65,26 +66,25 @@ fn a_failing_test_writes_nowhere_but_its_artifacts_directory() {
         written.iter().any(|p| p.ends_with("trace.pcapng")),
         "{written:?}"
     );
-    std::fs::remove_dir_all(&base).unwrap();
 }
 
 #[test]
 fn artifacts_belong_to_the_invoking_user() {
-    let root = std::env::temp_dir().join(format!("netns-test-security-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let scratch = crate::common::Scratch::new("security");
+    let root = scratch.path();
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "security::victims::fails_after_a_ping",
             "--exact",
             "--ignored",
         ])
-        .env("NETNS_TEST_ARTIFACTS", &root)
+        .env("NETNS_TEST_ARTIFACTS", root)
         .env_remove("NETNS_TEST_CAPTURE")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let mut files = Vec::new();
-    walk(&root, &mut files);
+    walk(root, &mut files);
     let traces: Vec<_> = files
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "pcapng"))
@@ -96,7 +96,6 @@ fn artifacts_belong_to_the_invoking_user() {
         assert_eq!(m.uid(), uid, "{} belongs to uid {}", f.display(), m.uid());
         assert_eq!(m.mode() & 0o002, 0, "{} is world-writable", f.display());
     }
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 fn nix_euid() -> u32 {

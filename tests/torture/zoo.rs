@@ -53,8 +53,8 @@ const ZOO: &[(&str, &str, &str)] = &[
 
 #[test]
 fn every_malformed_topology_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("netns-test-zoo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::common::Scratch::created("zoo");
+    let dir = scratch.path();
     for (i, (what, text, phrase)) in ZOO.iter().enumerate() {
         let path = dir.join(format!("zoo-{i}.toml"));
         std::fs::File::create(&path)
@@ -81,5 +81,4 @@ fn every_malformed_topology_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("4096"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
