@@ -108,6 +108,12 @@ fn per_test_mode() -> bool {
     std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|v| v == "process-per-test")
 }
 
+/// Whether this process runs one test and then ends: nextest's process-per-test mode
+/// (whether or not the child is cloned directly), or the benchmark's stand-in for it.
+pub(crate) fn one_test_per_process() -> bool {
+    per_test_mode() || OVERRIDE.load(Ordering::Relaxed) == 3
+}
+
 /// Whether the runner may clone the child itself ([`launch_direct`]).
 fn direct_enabled() -> bool {
     match OVERRIDE.load(Ordering::Relaxed) {

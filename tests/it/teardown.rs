@@ -332,6 +332,90 @@ fn runner_killed_with_sigkill(mode: &[(&str, &str)]) {
     );
 }
 
+/// Under nextest's process-per-test mode a test's process does not wait, before it
+/// ends, for its capture sockets to be released (a grace period each): processes it
+/// forks release them. Those hold nothing but what they release (not the output
+/// nextest reads to its end) and end on their own, and nothing else survives.
+#[test]
+fn one_test_a_process_leaves_its_sockets_to_processes_that_hold_nothing_else() {
+    use std::io::Read;
+    let token = token();
+    let before = machine_state();
+    let mut child = victim("passes", &token)
+        .env("NEXTEST_EXECUTION_MODE", "process-per-test")
+        .env_remove("NETNS_TEST_FORK_SERVER")
+        .env_remove("NETNS_TEST_CAPTURE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its output fits the pipes' buffers: wait for the process first, read it after.
+    let status = child.wait().unwrap();
+    let mut seen = 0;
+    let start = Instant::now();
+    loop {
+        let releasing = releasing_processes(&token);
+        for (pid, held) in &releasing {
+            for what in held {
+                assert!(
+                    what.starts_with("socket:[") || what.starts_with("mnt:["),
+                    "process {pid}, left by the test's process, holds {what}: {held:?}"
+                );
+            }
+        }
+        seen = seen.max(releasing.len());
+        if releasing.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still releasing after 10 s: {releasing:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut t = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut t).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut t).unwrap();
+    assert!(status.success(), "{t}");
+    assert!(t.contains("victim output: sleepers started"), "{t}");
+    println!("processes seen releasing the test's sockets: {seen}");
+    assert_nothing_survives(&token);
+    assert_eq!(
+        machine_state(),
+        before,
+        "the machine's network namespace changed"
+    );
+}
+
+/// Processes still running a copy of a victim's runner (its command line and the
+/// token in its environment) once that runner has ended, each with what its open
+/// descriptors are (`/proc/PID/fd` link targets).
+fn releasing_processes(token: &str) -> Vec<(String, Vec<String>)> {
+    let entry = format!("NETNS_TEST_VICTIM_TOKEN={token}");
+    let mut found = Vec::new();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let (Ok(environ), Ok(cmdline)) = (
+            std::fs::read(p.path().join("environ")),
+            std::fs::read(p.path().join("cmdline")),
+        ) else {
+            continue;
+        };
+        let runs_a_victim = String::from_utf8_lossy(&cmdline).contains("teardown::victims::");
+        if runs_a_victim && environ.split(|b| *b == 0).any(|kv| kv == entry.as_bytes()) {
+            let held = std::fs::read_dir(p.path().join("fd"))
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|f| std::fs::read_link(f.path()).ok())
+                        .map(|l| l.to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.push((p.file_name().to_string_lossy().into_owned(), held));
+        }
+    }
+    found
+}
+
 /// A test is over only when its processes are: a process it left behind, slow to end,
 /// has ended (and freed its lock) before the next test starts, however the child was
 /// started.

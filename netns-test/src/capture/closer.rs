@@ -17,6 +17,18 @@
 //! [`MAX_THREADS`] (a thousand-node test then takes about sixteen grace periods), and
 //! the process waits for them when it exits (an `atexit` hook), rather than leave the
 //! rest to the kernel.
+//!
+//! A process that runs one test and ends (nextest's process-per-test mode) would
+//! spend that wait at its exit, about a grace period per test, which nextest counts as
+//! the test's time. There the descriptors go to short-lived child processes instead
+//! (`ns::release_in_child`), each keeping a share of them and nothing else, closing
+//! them and ending: the test's process ends without waiting, and nobody waits for
+//! those children (their standard streams are closed at once). At most
+//! [`MAX_THREADS`] of them, each with at least [`REAPER_SHARE`] descriptors, so a small
+//! test makes one. When the test's process has ended they are its orphans, which the
+//! init of its PID namespace (or a subreaper) reaps; a process whose parent is that
+//! init itself (nextest as a container's first process, which reaps only its own
+//! children) keeps the threads.
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,6 +37,10 @@ use std::time::{Duration, Instant};
 
 /// The most closer threads one test starts.
 const MAX_THREADS: usize = 64;
+
+/// The fewest descriptors a releasing child process takes (one process per test
+/// unless it has more than this).
+const REAPER_SHARE: usize = 16;
 
 /// How long the process waits at exit for its closer threads.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
@@ -37,16 +53,32 @@ static DONE: Condvar = Condvar::new();
 /// calls `exit` has none).
 static OWNER: AtomicU32 = AtomicU32::new(0);
 static HOOK: Once = Once::new();
+/// Releasing child processes not waited for yet.
+static REAPERS: Mutex<Vec<nix::unistd::Pid>> = Mutex::new(Vec::new());
 
-/// Closes `fds` soon, on new detached threads; if no thread can be started, here.
+/// Closes `fds` soon, on new detached threads; if no thread can be started, here. In
+/// a process that runs one test, in child processes instead.
 ///
 /// When the process exits through `exit(3)`, as libtest's `main` does, it first waits
 /// (up to [`EXIT_WAIT`]) for these threads: whatever they had not closed yet the
 /// kernel would close one by one, a grace period each, before the process is gone.
-pub(crate) fn close_later(mut fds: Vec<OwnedFd>) {
+pub(crate) fn close_later(fds: Vec<OwnedFd>) {
     if fds.is_empty() {
         return;
     }
+    // A parent that is its namespace's init (nextest as a container's first process)
+    // would inherit those children when this process ends, and may never reap them.
+    if crate::forkserver::one_test_per_process() && nix::unistd::getppid().as_raw() != 1 {
+        match release_in_children(fds) {
+            Ok(()) => return,
+            Err(rest) => return close_on_threads(rest),
+        }
+    }
+    close_on_threads(fds);
+}
+
+/// Closes `fds` on new detached threads, which the exit hook waits for.
+fn close_on_threads(mut fds: Vec<OwnedFd>) {
     HOOK.call_once(|| {
         OWNER.store(std::process::id(), Ordering::SeqCst);
         crate::ns::at_exit(wait_at_exit);
@@ -66,6 +98,32 @@ pub(crate) fn close_later(mut fds: Vec<OwnedFd>) {
             one_done();
         }
     }
+}
+
+/// Hands `fds` to releasing child processes (see the module documentation); the ones
+/// no child could be forked for are given back.
+fn release_in_children(mut fds: Vec<OwnedFd>) -> Result<(), Vec<OwnedFd>> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let mut reapers = REAPERS.lock().unwrap_or_else(PoisonError::into_inner);
+    // Wait for those an earlier test of this process made, if they are done.
+    reapers.retain(|&pid| {
+        !matches!(
+            waitpid(pid, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_)
+        )
+    });
+    let per_child = share_size(fds.len()).max(REAPER_SHARE);
+    while !fds.is_empty() {
+        let share = fds.split_off(fds.len().saturating_sub(per_child));
+        match crate::ns::release_in_child(share) {
+            Ok(pid) => reapers.push(nix::unistd::Pid::from_raw(pid)),
+            Err(mut back) => {
+                fds.append(&mut back);
+                return Err(fds);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn one_done() {
@@ -103,12 +161,9 @@ fn share_size(n: usize) -> usize {
 mod tests {
     use super::*;
 
-    /// Every descriptor handed over is closed, more than [`MAX_THREADS`] of them too,
-    /// and the exit hook returns only once they all are: each write end's pipe then
-    /// reads as ended at once.
-    #[test]
-    fn every_descriptor_is_closed_before_the_exit_hook_returns() {
-        let (reads, writes): (Vec<OwnedFd>, Vec<OwnedFd>) = (0..MAX_THREADS * 2 + 3)
+    /// `n` pipes: their read ends, which do not block, and their write ends.
+    fn pipes(n: usize) -> (Vec<OwnedFd>, Vec<OwnedFd>) {
+        let (reads, writes): (Vec<OwnedFd>, Vec<OwnedFd>) = (0..n)
             .map(|_| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap())
             .unzip();
         for r in &reads {
@@ -118,13 +173,45 @@ mod tests {
             )
             .unwrap();
         }
-        close_later(writes);
-        wait_at_exit();
+        (reads, writes)
+    }
+
+    /// Every pipe reads as ended: a write end still open anywhere would make the read
+    /// fail with EAGAIN instead.
+    fn assert_all_ended(reads: &[OwnedFd]) {
         let mut buf = [0u8; 1];
         for (i, r) in reads.iter().enumerate() {
-            // Open write ends would make this EAGAIN instead of end-of-file.
             assert_eq!(nix::unistd::read(r, &mut buf), Ok(0), "pipe {i} still open");
         }
+    }
+
+    /// Every descriptor handed over is closed, more than [`MAX_THREADS`] of them too,
+    /// and the exit hook returns only once they all are: each write end's pipe then
+    /// reads as ended at once.
+    #[test]
+    fn every_descriptor_is_closed_before_the_exit_hook_returns() {
+        let (reads, writes) = pipes(MAX_THREADS * 2 + 3);
+        close_on_threads(writes);
+        wait_at_exit();
+        assert_all_ended(&reads);
+    }
+
+    /// Child processes take [`REAPER_SHARE`] descriptors each, close every one of
+    /// them, and end well; this process keeps none.
+    #[test]
+    fn child_processes_release_every_descriptor_handed_over() {
+        let n = REAPER_SHARE * 2 + 3;
+        let (reads, writes) = pipes(n);
+        assert!(release_in_children(writes).is_ok());
+        let children = std::mem::take(&mut *REAPERS.lock().unwrap());
+        assert_eq!(children.len(), n.div_ceil(REAPER_SHARE));
+        for pid in children {
+            assert_eq!(
+                nix::sys::wait::waitpid(pid, None),
+                Ok(nix::sys::wait::WaitStatus::Exited(pid, 0))
+            );
+        }
+        assert_all_ended(&reads);
     }
 
     #[test]

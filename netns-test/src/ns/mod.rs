@@ -147,6 +147,50 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Forks a process that keeps only `fds` (its copy of every other descriptor,
+/// standard streams included, is closed at once, so nobody waiting for this process's
+/// output waits for it), closes them one by one, and ends; this process closes its own
+/// references at once, which release nothing while the child holds them. Returns the new process's pid, to be
+/// waited for, or the descriptors if no process could be forked.
+///
+/// Meant for descriptors whose release waits (a packet socket's for an RCU grace
+/// period), in a process about to end, which then need not wait for it. It may have
+/// other threads: the child only closes descriptors and exits.
+pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<OwnedFd>> {
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let mut keep: Vec<u32> = raw.iter().filter_map(|&f| u32::try_from(f).ok()).collect();
+    keep.sort_unstable();
+    // SAFETY: the child makes only async-signal-safe calls (close_range, close, _exit)
+    // on memory made before the fork, so the state of other threads' locks does not
+    // matter; it never returns from this block.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: close_range and close on the child's own descriptor table; _exit
+        // never returns.
+        unsafe {
+            let mut from = 0u32;
+            for &k in &keep {
+                if k > from {
+                    libc::syscall(libc::SYS_close_range, from, k - 1, 0u32);
+                }
+                from = k.saturating_add(1);
+            }
+            libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32);
+            // One by one while the process is whole (it shows as the same program
+            // until it is done), rather than left to its exit.
+            for f in &raw {
+                libc::close(*f);
+            }
+            libc::_exit(0)
+        }
+    }
+    if pid < 0 {
+        return Err(fds);
+    }
+    drop(fds);
+    Ok(pid)
+}
+
 /// Gives the calling thread a descriptor table of its own (`unshare(CLONE_FILES)`,
 /// <https://man7.org/linux/man-pages/man2/unshare.2.html>) and closes, in it, every
 /// descriptor above stderr that it copied. Processes this thread forks then inherit
