@@ -317,7 +317,7 @@ fn main() {
     ));
     let whole_no_capture = repeat_process(&["--only", "pair", "1"], &[NEXTEST, NO_CAPTURE], n_proc);
     table.push(Row::new(
-        "    the same, capture off (no packet sockets to close at exit)",
+        "    the same, capture off (NETNS_TEST_CAPTURE=never)",
         &whole_no_capture,
     ));
     let empty = repeat_process(&["--version"], &[], n_proc);
