@@ -17,6 +17,12 @@ pub(crate) fn mark_isolated() {
     ISOLATED.store(true, Ordering::SeqCst);
 }
 
+/// Whether this process stands in namespaces of its own (after [`isolate`], or as a
+/// test's child).
+pub(crate) fn is_isolated() -> bool {
+    ISOLATED.load(Ordering::SeqCst)
+}
+
 fn threads() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status

@@ -67,8 +67,13 @@ pub(crate) fn close_later(fds: Vec<OwnedFd>) {
         return;
     }
     // A parent that is its namespace's init (nextest as a container's first process)
-    // would inherit those children when this process ends, and may never reap them.
-    if crate::forkserver::one_test_per_process() && nix::unistd::getppid().as_raw() != 1 {
+    // would inherit those children when this process ends, and may never reap them; in
+    // a process that isolated itself they would be in its PID namespace, whose end
+    // waits for them.
+    if crate::forkserver::one_test_per_process()
+        && !crate::standalone::is_isolated()
+        && nix::unistd::getppid().as_raw() != 1
+    {
         match release_in_children(fds) {
             Ok(()) => return,
             Err(rest) => return close_on_threads(rest),

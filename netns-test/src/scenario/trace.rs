@@ -85,7 +85,10 @@ pub(super) fn finish(c: Capture, failed: bool, path: &Path) -> Option<String> {
             _ => None,
         };
     };
-    let trace = running.finish()?;
+    let mut trace = running.finish()?;
+    // Each socket's release waits for a grace period: together, not one by one as the
+    // process ends.
+    crate::capture::closer::close_later(std::mem::take(&mut trace.sockets));
     if !failed && settings.policy != CapturePolicy::Always {
         // A trace from an earlier failing run would now mislead.
         let _ = std::fs::remove_file(path);
