@@ -150,8 +150,9 @@ pub(crate) fn exit_now(code: i32) -> ! {
 /// Forks a process that keeps only `fds` (its copy of every other descriptor,
 /// standard streams included, is closed at once, so nobody waiting for this process's
 /// output waits for it), closes them one by one, and ends; this process closes its own
-/// references at once, which release nothing while the child holds them. Returns the new process's pid, to be
-/// waited for, or the descriptors if no process could be forked.
+/// references at once, which release nothing while the child holds them. Returns the
+/// new process's pid, to be waited for, or the descriptors if no process could be
+/// forked.
 ///
 /// Meant for descriptors whose release waits (a packet socket's for an RCU grace
 /// period), in a process about to end, which then need not wait for it. It may have
