@@ -208,6 +208,14 @@ fn survivors(token: &str) -> Vec<String> {
 /// it started outside the test's namespaces too (its fork server and the server's
 /// waiting children inherit the runner's environment).
 fn holders(token: &str) -> Vec<String> {
+    token_carriers(token)
+        .into_iter()
+        .map(|(pid, cmdline)| format!("{pid}: {cmdline}"))
+        .collect()
+}
+
+/// Each process whose environment carries the token: its pid and command line.
+fn token_carriers(token: &str) -> Vec<(String, String)> {
     let entry = format!("NETNS_TEST_VICTIM_TOKEN={token}");
     let mut found = Vec::new();
     for proc_entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -216,10 +224,9 @@ fn holders(token: &str) -> Vec<String> {
         };
         if environ.split(|b| *b == 0).any(|kv| kv == entry.as_bytes()) {
             let cmdline = std::fs::read(proc_entry.path().join("cmdline")).unwrap_or_default();
-            found.push(format!(
-                "{}: {}",
-                proc_entry.file_name().to_string_lossy(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            found.push((
+                proc_entry.file_name().to_string_lossy().into_owned(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " "),
             ));
         }
     }
@@ -391,18 +398,11 @@ fn one_test_a_process_leaves_its_sockets_to_processes_that_hold_nothing_else() {
 /// token in its environment) once that runner has ended, each with what its open
 /// descriptors are (`/proc/PID/fd` link targets).
 fn releasing_processes(token: &str) -> Vec<(String, Vec<String>)> {
-    let entry = format!("NETNS_TEST_VICTIM_TOKEN={token}");
-    let mut found = Vec::new();
-    for p in std::fs::read_dir("/proc").unwrap().flatten() {
-        let (Ok(environ), Ok(cmdline)) = (
-            std::fs::read(p.path().join("environ")),
-            std::fs::read(p.path().join("cmdline")),
-        ) else {
-            continue;
-        };
-        let runs_a_victim = String::from_utf8_lossy(&cmdline).contains("teardown::victims::");
-        if runs_a_victim && environ.split(|b| *b == 0).any(|kv| kv == entry.as_bytes()) {
-            let held = std::fs::read_dir(p.path().join("fd"))
+    token_carriers(token)
+        .into_iter()
+        .filter(|(_, cmdline)| cmdline.contains("teardown::victims::"))
+        .map(|(pid, _)| {
+            let held = std::fs::read_dir(format!("/proc/{pid}/fd"))
                 .map(|d| {
                     d.flatten()
                         .filter_map(|f| std::fs::read_link(f.path()).ok())
@@ -410,10 +410,9 @@ fn releasing_processes(token: &str) -> Vec<(String, Vec<String>)> {
                         .collect()
                 })
                 .unwrap_or_default();
-            found.push((p.file_name().to_string_lossy().into_owned(), held));
-        }
-    }
-    found
+            (pid, held)
+        })
+        .collect()
 }
 
 /// A test is over only when its processes are: a process it left behind, slow to end,

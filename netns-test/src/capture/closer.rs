@@ -74,10 +74,11 @@ pub(crate) fn close_later(fds: Vec<OwnedFd>) {
         && !crate::standalone::is_isolated()
         && nix::unistd::getppid().as_raw() != 1
     {
-        match release_in_children(fds) {
-            Ok(()) => return,
-            Err(rest) => return close_on_threads(rest),
+        // What no child could be forked for goes to the threads.
+        if let Err(rest) = release_in_children(fds) {
+            close_on_threads(rest);
         }
+        return;
     }
     close_on_threads(fds);
 }
