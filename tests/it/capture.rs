@@ -606,7 +606,7 @@ fn a_child_killed_by_a_signal_still_leaves_its_trace() {
     let t = &run.text;
     assert!(t.contains("written to"), "{t}");
     assert!(
-        t.contains("UDP, length 13"),
+        t.contains("UDP, payload 5"),
         "the summary shows the datagrams: {t}"
     );
     let trace = run.trace();

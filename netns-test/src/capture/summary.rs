@@ -14,12 +14,16 @@ use super::store::LinkKind;
 const VXLAN_PORTS: [u16; 2] = [4789, 8472];
 
 /// Decodes `data` (as captured on an interface of kind `link`; `len` on the wire).
+///
+/// Payload sizes are the packet's, not the capture's: bytes a snap length cut off
+/// (the last `len - data.len()`) still count.
 pub(crate) fn describe(link: LinkKind, data: &[u8], len: u32) -> String {
     let mut out = String::new();
+    let cut = (len as usize).saturating_sub(data.len());
     match link {
-        LinkKind::Ethernet => ethernet(&mut out, data, 0),
+        LinkKind::Ethernet => ethernet(&mut out, data, cut, 0),
         LinkKind::RawIp => match LaxSlicedPacket::from_ip(data) {
-            Ok(p) => net_and_transport(&mut out, &p, 0),
+            Ok(p) => net_and_transport(&mut out, &p, cut, 0),
             Err(e) => {
                 let _ = write!(out, "undecoded ({e})");
             }
@@ -29,7 +33,8 @@ pub(crate) fn describe(link: LinkKind, data: &[u8], len: u32) -> String {
     out
 }
 
-fn ethernet(out: &mut String, data: &[u8], depth: usize) {
+/// `cut`: how many bytes at the end of `data` the capture did not keep.
+fn ethernet(out: &mut String, data: &[u8], cut: usize, depth: usize) {
     match LaxSlicedPacket::from_ethernet(data) {
         Err(e) => {
             let _ = write!(out, "truncated Ethernet frame ({e})");
@@ -50,7 +55,7 @@ fn ethernet(out: &mut String, data: &[u8], depth: usize) {
                 }
                 return;
             }
-            net_and_transport(out, &p, depth);
+            net_and_transport(out, &p, cut, depth);
         }
     }
 }
@@ -66,7 +71,7 @@ fn mac(m: &[u8; 6]) -> String {
         .join(":")
 }
 
-fn net_and_transport(out: &mut String, p: &LaxSlicedPacket<'_>, depth: usize) {
+fn net_and_transport(out: &mut String, p: &LaxSlicedPacket<'_>, cut: usize, depth: usize) {
     let (src, dst): (String, String) = match &p.net {
         None => {
             out.push_str("unknown network layer");
@@ -133,13 +138,19 @@ fn net_and_transport(out: &mut String, p: &LaxSlicedPacket<'_>, depth: usize) {
                 out,
                 ", win {}, payload {}",
                 t.window_size(),
-                t.payload().len()
+                t.payload().len() + cut
             );
         }
         Some(TransportSlice::Udp(u)) => {
             let (sp, dp) = (u.source_port(), u.destination_port());
-            let _ = write!(out, "{src}.{sp} > {dst}.{dp}: UDP, length {}", u.length());
             let payload = u.payload();
+            // The length field counts the 8-byte header; 0 (a jumbogram) or less than
+            // 8 (malformed) says nothing, so what arrived counts instead.
+            let size = match usize::from(u.length()) {
+                n if n >= 8 => n - 8,
+                _ => payload.len() + cut,
+            };
+            let _ = write!(out, "{src}.{sp} > {dst}.{dp}: UDP, payload {size}");
             if depth == 0
                 && VXLAN_PORTS.contains(&dp)
                 && payload.len() >= 8
@@ -147,7 +158,7 @@ fn net_and_transport(out: &mut String, p: &LaxSlicedPacket<'_>, depth: usize) {
             {
                 let vni = u32::from_be_bytes([0, payload[4], payload[5], payload[6]]);
                 let _ = write!(out, ": VXLAN vni {vni}: ");
-                ethernet(out, &payload[8..], depth + 1);
+                ethernet(out, &payload[8..], cut, depth + 1);
             }
         }
         Some(TransportSlice::Icmpv4(i)) => {
@@ -270,12 +281,33 @@ mod tests {
             .udp(5353, 53)
             .write(&mut buf, b"q")
             .unwrap();
-        assert!(
-            describe(LinkKind::RawIp, &buf, 0).starts_with("IP6 fdfd:"),
-            "{}",
-            describe(LinkKind::RawIp, &buf, 0)
-        );
+        let d = describe(LinkKind::RawIp, &buf, buf.len() as u32);
+        assert!(d.starts_with("IP6 fdfd:"), "{d}");
+        // As tcpdump counts it: the datagram's payload, without the UDP header.
+        assert!(d.contains(".53: UDP, payload 1, length 49"), "{d}");
         assert!(describe(LinkKind::Ethernet, &[1, 2, 3], 3).starts_with("truncated"));
+    }
+
+    #[test]
+    fn payload_sizes_count_what_the_snap_length_cut_off() {
+        let mut buf = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 7000, 1000, 512)
+            .ack(5)
+            .write(&mut buf, &[7; 1000])
+            .unwrap();
+        // 54 bytes of headers, 10 of the 1000-byte payload kept.
+        let d = describe(LinkKind::Ethernet, &buf[..64], buf.len() as u32);
+        assert!(d.ends_with("win 512, payload 1000, length 1054"), "{d}");
+        let mut buf = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(40000, 7000)
+            .write(&mut buf, &[7; 300])
+            .unwrap();
+        let d = describe(LinkKind::Ethernet, &buf[..50], buf.len() as u32);
+        assert!(d.ends_with("7000: UDP, payload 300, length 342"), "{d}");
     }
 
     #[test]
@@ -297,7 +329,7 @@ mod tests {
         let d = describe(LinkKind::Ethernet, &buf, buf.len() as u32);
         assert!(
             d.contains(
-                "UDP, length 58: VXLAN vni 42: IP 192.168.0.1 > 192.168.0.2: ICMP echo reply, id 1, seq 2"
+                "UDP, payload 50: VXLAN vni 42: IP 192.168.0.1 > 192.168.0.2: ICMP echo reply, id 1, seq 2"
             ),
             "{d}"
         );
