@@ -313,11 +313,17 @@ fn parent(name: &str, settings: &Settings) {
         _ => true,
     };
     let finishing = Instant::now();
+    let releasing = crate::capture::closer::releasing_processes_started();
     let forensics = session.finish(failed, held).unwrap_or_default();
     if timing {
+        let started = crate::capture::closer::releasing_processes_started() - releasing;
         eprintln!(
-            "netns-test timing: capture finished in {:.2} ms",
-            finishing.elapsed().as_secs_f64() * 1e3
+            "netns-test timing: capture finished in {:.2} ms; its sockets are closed {}",
+            finishing.elapsed().as_secs_f64() * 1e3,
+            match started {
+                0 => "on threads".to_owned(),
+                n => format!("by {n} releasing process{}", if n == 1 { "" } else { "es" }),
+            }
         );
     }
     let with_forensics = |msg: String| -> String {

@@ -341,8 +341,9 @@ fn runner_killed_with_sigkill(mode: &[(&str, &str)]) {
 
 /// Under nextest's process-per-test mode a test's process does not wait, before it
 /// ends, for its capture sockets to be released (a grace period each): processes it
-/// forks release them. Those hold nothing but what they release (not the output
-/// nextest reads to its end) and end on their own, and nothing else survives.
+/// forks release them (its `NETNS_TEST_TIMING` line says how many). Those hold nothing
+/// but what they release (not the output nextest reads to its end) and end on their
+/// own, and nothing else survives.
 #[test]
 fn one_test_a_process_leaves_its_sockets_to_processes_that_hold_nothing_else() {
     use std::io::Read;
@@ -352,6 +353,7 @@ fn one_test_a_process_leaves_its_sockets_to_processes_that_hold_nothing_else() {
         .env("NEXTEST_EXECUTION_MODE", "process-per-test")
         .env_remove("NETNS_TEST_FORK_SERVER")
         .env_remove("NETNS_TEST_CAPTURE")
+        .env("NETNS_TEST_TIMING", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -385,6 +387,12 @@ fn one_test_a_process_leaves_its_sockets_to_processes_that_hold_nothing_else() {
     child.stderr.take().unwrap().read_to_string(&mut t).unwrap();
     assert!(status.success(), "{t}");
     assert!(t.contains("victim output: sleepers started"), "{t}");
+    // The processes may be gone before the first look (a kernel with short grace
+    // periods), so that they were started is read from the test's own account.
+    assert!(
+        t.contains("its sockets are closed by 1 releasing process\n"),
+        "{t}"
+    );
     println!("processes seen releasing the test's sockets: {seen}");
     assert_nothing_survives(&token);
     assert_eq!(

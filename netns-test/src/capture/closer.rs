@@ -31,7 +31,7 @@
 //! children) keeps the threads.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,14 @@ static OWNER: AtomicU32 = AtomicU32::new(0);
 static HOOK: Once = Once::new();
 /// Releasing child processes not waited for yet.
 static REAPERS: Mutex<Vec<nix::unistd::Pid>> = Mutex::new(Vec::new());
+/// Releasing child processes this process has started, for `NETNS_TEST_TIMING`.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many releasing child processes this process has started so far (none unless
+/// it runs one test; see the module documentation).
+pub(crate) fn releasing_processes_started() -> usize {
+    STARTED.load(Ordering::Relaxed)
+}
 
 /// Closes `fds` soon, on new detached threads; if no thread can be started, here. In
 /// a process that runs one test, in child processes instead.
@@ -122,7 +130,10 @@ fn release_in_children(mut fds: Vec<OwnedFd>) -> Result<(), Vec<OwnedFd>> {
     while !fds.is_empty() {
         let share = fds.split_off(fds.len().saturating_sub(per_child));
         match crate::ns::release_in_child(share) {
-            Ok(pid) => reapers.push(nix::unistd::Pid::from_raw(pid)),
+            Ok(pid) => {
+                reapers.push(nix::unistd::Pid::from_raw(pid));
+                STARTED.fetch_add(1, Ordering::Relaxed);
+            }
             Err(mut back) => {
                 fds.append(&mut back);
                 return Err(fds);
