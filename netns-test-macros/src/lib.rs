@@ -136,6 +136,10 @@ use proc_macro::TokenStream;
 /// variable (`NETNS_TEST_TIMEOUT`, `NETNS_TEST_CAPTURE`, `NETNS_TEST_SNAPLEN`,
 /// `NETNS_TEST_CAPTURE_LIMIT`, `NETNS_TEST_SUMMARY`); the attribute wins.
 ///
+/// Against `capture_limit` each packet counts the bytes kept of it plus 64 for its
+/// bookkeeping, so a limit of 1 MiB holds about 8,000 minimal frames of 64 bytes, or
+/// 15 segments of 64 KiB.
+///
 /// ```ignore
 /// #[netns_test(topology = "fixtures/pair.toml", timeout = "5s", capture = "always")]
 /// fn bulk_transfer(net: &Net) { /* ... */ }

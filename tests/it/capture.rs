@@ -652,6 +652,7 @@ fn the_memory_cap_keeps_the_newest_packets() {
         "{:?}",
         trace.comments
     );
+    // Each packet counts 64 bytes besides its own (the attribute's documentation).
     let bytes: usize = trace.packets.iter().map(|(_, _, d)| d.len() + 64).sum();
     assert!(bytes <= 4096, "{bytes} bytes kept");
     // The newest survive: the last pings, not the TCP handshake.

@@ -68,7 +68,8 @@ pub(crate) struct Packet {
     pub(crate) data: Box<[u8]>,
 }
 
-/// Per-packet bookkeeping counted against the cap besides the bytes themselves.
+/// Per-packet bookkeeping counted against the cap besides the bytes themselves (the
+/// attribute's documentation gives the figure: change both together).
 pub(crate) const OVERHEAD: u64 = 64;
 
 /// The packets and interfaces of one capture.
