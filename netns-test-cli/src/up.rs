@@ -16,8 +16,15 @@ commands:
   links                 every interface: node, name, state, MTU, MAC
   addrs                 every address, per node and interface
   routes                every node's routes (`ip route` in each node)
-  down NODE IFACE       set an interface down (a run-time fault)
-  up NODE IFACE         set it up again
+  cut NODE:IFACE        cut the link with that end (both ends down, as if the cable
+                        were pulled)
+  restore NODE:IFACE    put it back as the topology has it: ends up, addresses, and
+                        the routes the kernel dropped with it
+  partition NODE...     cut every link with exactly one end in these nodes
+  heal                  restore every link cut so far
+  down NODE IFACE       set one interface down (`ip link set down`)
+  up NODE IFACE         set it up again (`ip link set up`: routes the kernel dropped
+                        when it went down stay dropped; `restore` brings them back)
   help                  this text
   exit                  leave (the topology is destroyed)";
 
@@ -90,7 +97,43 @@ fn command(net: &Net, words: &[&str]) -> Result<(), String> {
             node.set_link_up(iface, *first == "up")
                 .map_err(|e| e.to_string())?;
             outln!("{}:{iface} is {first}", node.name());
+            let link_end = net
+                .topology()
+                .links
+                .iter()
+                .flat_map(|l| &l.ends)
+                .any(|e| e.node == node.name() && e.iface == *iface);
+            if *first == "up" && link_end {
+                outln!(
+                    "(routes through it that the kernel dropped when it went down stay \
+                     dropped: `restore {}:{iface}` puts the link back with them)",
+                    node.name()
+                );
+            }
         }
+        ("cut", [end]) => {
+            net.cut_link(end).map_err(|e| e.to_string())?;
+            outln!("the link of {end} is cut");
+        }
+        ("restore", [end]) => {
+            net.restore_link(end).map_err(|e| e.to_string())?;
+            outln!("the link of {end} is back, with its addresses and routes");
+        }
+        ("partition", side) if !side.is_empty() => {
+            let cut = net.partition(side).map_err(|e| e.to_string())?;
+            if cut.is_empty() {
+                outln!("no link crosses: nothing cut");
+            } else {
+                outln!("cut {}", cut.join(", "));
+            }
+        }
+        ("heal", []) => {
+            net.heal().map_err(|e| e.to_string())?;
+            outln!("every cut link is back");
+        }
+        ("cut" | "restore", _) => return Err(format!("usage: {first} NODE:IFACE")),
+        ("partition", _) => return Err("usage: partition NODE [NODE...]".into()),
+        ("heal", _) => return Err("usage: heal".into()),
         ("down" | "up", _) => return Err(format!("usage: {first} NODE IFACE")),
         ("shell", [node]) => {
             let node = net.try_node(node).map_err(|e| e.to_string())?;

@@ -11,10 +11,17 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs the binary with `args` from the workspace root. Traces of failing scenarios go
+/// under cargo's target directory, not the default `$TMPDIR/netns-test`, so that the
+/// tests leave nothing behind in `/tmp`.
 fn cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netns-test"))
         .args(args)
         .current_dir(root())
+        .env(
+            "NETNS_TEST_ARTIFACTS",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-artifacts"),
+        )
         .stdin(Stdio::null())
         .output()
         .expect("the netns-test binary runs")
@@ -113,7 +120,7 @@ fn run_several_files_each_in_its_own_network_with_a_summary() {
     has(
         &stdout,
         &[
-            "fixtures/s4-host-router.toml: ok. 2 steps passed, 0 failed (",
+            "fixtures/s4-host-router.toml: ok. 10 steps passed, 0 failed (",
             &format!("FAILED: {FAILING}\n"),
             "scenarios: 2 passed, 1 failed, 0 not built (",
         ],
@@ -253,16 +260,27 @@ fn graph_text_draws_links_bridges_and_routes() {
     );
 }
 
-#[test]
-fn up_reads_commands_from_a_pipe() {
+/// `netns-test up FILE` with `script` on its standard input.
+fn up_with(file: &str, script: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_netns-test"))
-        .args(["up", "fixtures/s1.toml"])
+        .args(["up", file])
         .current_dir(root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn up_reads_commands_from_a_pipe() {
     let script = "nodes\n\
                   addrs\n\
                   ns1 echo peer is ns2\n\
@@ -272,13 +290,7 @@ fn up_reads_commands_from_a_pipe() {
                   ns2 sh -c 'exit 3'\n\
                   exit\n\
                   nodes\n";
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = up_with("fixtures/s1.toml", script);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     has(
@@ -378,4 +390,70 @@ fn doctor_prints_a_row_per_feature() {
         );
     }
     has(&stdout, &["firewall   nftables ", "socket     AF_PACKET "]);
+}
+
+#[test]
+fn up_cuts_and_restores_links_with_their_routes() {
+    // The route ns1 has through the router, looked at before, after a plain down and
+    // up (which loses it), and after `restore` (which puts it back).
+    let script = "routes\n\
+                  down ns1 veth-ns1\n\
+                  up ns1 veth-ns1\n\
+                  routes\n\
+                  restore ns1:veth-ns1\n\
+                  routes\n\
+                  cut ns2:veth-ns2\n\
+                  partition ns1\n\
+                  links\n\
+                  heal\n\
+                  links\n\
+                  cut ns1:eth9\n\
+                  partition\n\
+                  exit\n";
+    let out = up_with("fixtures/s4.toml", script);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let route = "192.168.2.0/24 via 192.168.1.1 dev veth-ns1";
+    let (before_up, after_up) = stdout
+        .split_once("ns1:veth-ns1 is up\n")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(before_up.matches(route).count(), 1, "{stdout}");
+    let (after_up, after_restore) = after_up
+        .split_once("the link of ns1:veth-ns1 is back, with its addresses and routes\n")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(after_up.matches(route).count(), 0, "{stdout}");
+    has(
+        after_up,
+        &[
+            "(routes through it that the kernel dropped when it went down stay dropped: \
+           `restore ns1:veth-ns1` puts the link back with them)\n",
+        ],
+    );
+    has(
+        after_restore,
+        &[
+            route,
+            "the link of ns2:veth-ns2 is cut\n",
+            "cut ns1:veth-ns1 <-> ns-router:veth-ns1-router\n",
+            "ns1          veth-ns1         DOWN",
+            "every cut link is back\n",
+        ],
+    );
+    let healed = after_restore
+        .split_once("every cut link is back\n")
+        .map_or("", |(_, h)| h);
+    has(
+        healed,
+        &[
+            "ns1          veth-ns1         UP",
+            "ns2          veth-ns2         UP",
+        ],
+    );
+    has(
+        &stderr,
+        &[
+            "error: `ns1:eth9` is not an end of a veth link of this topology",
+            "error: usage: partition NODE [NODE...]",
+        ],
+    );
 }

@@ -208,22 +208,40 @@
 //! [[checks]]
 //! impair = { node = "ns1", iface = "veth-ns1", rate = "10mbit" }
 //! [[checks]]
-//! link = { node = "ns1", iface = "veth-ns1", state = "down" }
-//! [[checks]]
 //! wait = "100ms"
+//!
+//! ## A link cut as if its cable were pulled (both ends down; name either end), then
+//! ## put back as the topology has it: ends up, addresses, and the routes the kernel
+//! ## removed while it was down.
+//! [[checks]]
+//! cut = "ns1:veth-ns1"
 //! [[checks]]
 //! ping = { from = "ns1", to = "192.168.1.2", expect = "unreachable" }
+//! [[checks]]
+//! restore = "ns1:veth-ns1"
+//!
+//! ## Every link with one end among these nodes cut, then every cut link restored.
+//! [[checks]]
+//! partition = ["ns1"]
+//! [[checks]]
+//! heal = true
+//!
+//! ## One interface down or up (`ip link set`): routes through it that the kernel
+//! ## removed when it went down stay removed when it comes up; `restore` puts them back.
+//! [[checks]]
+//! link = { node = "ns1", iface = "veth-ns1", state = "down" }
 //! "#;
 //!
 //! let topo = netns_test_topology::parse(SRC, "<inline>").unwrap();
-//! assert_eq!(topo.checks.len(), 8);
+//! assert_eq!(topo.checks.len(), 12);
+//! assert_eq!(topo.checks[6].to_string(), "cut the link of ns1:veth-ns1");
 //! assert_eq!(topo.checks[0].to_string(), "ping ns1 -> ns2 (192.168.1.2): reply, ttl 64");
 //! assert_eq!(topo.checks[0].line, 13);
 //! ```
 //!
 //! Checks are validated like the rest: nodes and interfaces must exist, a destination
-//! node must have an address, and an `accepted` connection must go to an address some
-//! node owns.
+//! node must have an address, an `accepted` connection must go to an address some
+//! node owns, and `cut` and `restore` must name an end of a `[[links]]` entry.
 //!
 //! Beyond the syntax, [`parse`] checks that references name declared nodes and
 //! interfaces, that interface names are valid kernel names unique in their node, that

@@ -38,6 +38,18 @@ pub enum Step {
     /// A run-time change of an interface's impairment (`impair = { node, iface, netem,
     /// rate }`; neither removes it).
     Impair(ImpairCheck),
+    /// A veth link cut, both ends down as if the cable were pulled (`cut =
+    /// "ns1:veth-ns1"`, either end as `"node:iface"`), as `Net::cut_link` does.
+    Cut(String),
+    /// A link put back as the topology has it: both ends up, their addresses and both
+    /// nodes' routes, which the kernel removed while it was down (`restore =
+    /// "ns1:veth-ns1"`), as `Net::restore_link` does.
+    Restore(String),
+    /// Every link with exactly one end in these nodes cut (`partition = ["ns1",
+    /// "ns-router"]`), as `Net::partition` does.
+    Partition(Vec<String>),
+    /// Every link cut so far restored (`heal = true`), as `Net::heal` does.
+    Heal,
 }
 
 /// A destination as the file wrote it and as resolved.
@@ -259,6 +271,10 @@ impl fmt::Display for Step {
                 if l.up { "up" } else { "down" }
             ),
             Step::Impair(i) => write!(f, "impair {}:{} {}", i.node, i.iface, i.impairment),
+            Step::Cut(end) => write!(f, "cut the link of {end}"),
+            Step::Restore(end) => write!(f, "restore the link of {end}"),
+            Step::Partition(side) => write!(f, "partition {} from the rest", side.join(", ")),
+            Step::Heal => f.write_str("heal every cut link"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Reading `[[checks]]`: each entry holds exactly one step key (`ping`, `connect`,
-//! `path`, `run`, `wait`, `link`) and optionally a `name`. References to nodes,
+//! `path`, `run`, `wait`, `link`, `impair`, `cut`, `restore`, `partition`, `heal`) and
+//! optionally a `name`. References to nodes,
 //! interfaces and destinations keep their spans for [`super::resolve`].
 
 use std::net::IpAddr;
@@ -15,9 +16,18 @@ pub(crate) const MAX_CHECKS: usize = 4096;
 /// Longest duration accepted for a wait or a timeout.
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 
-const STEP_KEYS: &[&str] = &["ping", "connect", "path", "run", "wait", "link", "impair"];
-const CHECK_KEYS: &[&str] = &[
-    "name", "ping", "connect", "path", "run", "wait", "link", "impair",
+const STEP_KEYS: &[&str] = &[
+    "ping",
+    "connect",
+    "path",
+    "run",
+    "wait",
+    "link",
+    "impair",
+    "cut",
+    "restore",
+    "partition",
+    "heal",
 ];
 const PING_KEYS: &[&str] = &["from", "to", "expect", "ttl", "timeout"];
 const CONNECT_KEYS: &[&str] = &["from", "to", "proto", "expect", "timeout"];
@@ -84,6 +94,14 @@ pub(crate) enum StepDecl {
         iface: Spanned,
         impairment: crate::elements::Impairment,
     },
+    /// `cut` (`restore: false`) or `restore` of the link with end `node:iface`.
+    Fault {
+        restore: bool,
+        node: Spanned,
+        iface: Spanned,
+    },
+    Partition(Vec<Spanned>),
+    Heal,
     /// A step with an error in its options: its node and destination references are
     /// still resolved, so every mistake in it is reported at once.
     Broken {
@@ -119,7 +137,11 @@ fn read_check(ctx: &mut Ctx<'_>, item: &Val<'_>) -> Option<CheckDecl> {
         item,
         "a check table, like `{ ping = { from = \"ns1\", to = \"ns2\" } }`",
     )?;
-    ctx.check_keys(fields, CHECK_KEYS, "a check");
+    // A check's keys: its one step, and a name.
+    let check_keys: Vec<&str> = std::iter::once("name")
+        .chain(STEP_KEYS.iter().copied())
+        .collect();
+    ctx.check_keys(fields, &check_keys, "a check");
     let steps: Vec<&Field<'_>> = fields
         .iter()
         .filter(|f| STEP_KEYS.contains(&f.key))
@@ -129,7 +151,7 @@ fn read_check(ctx: &mut Ctx<'_>, item: &Val<'_>) -> Option<CheckDecl> {
         [one] => *one,
         [] => {
             // An unknown key was reported already; do not pile on.
-            if fields.iter().all(|f| CHECK_KEYS.contains(&f.key)) {
+            if fields.iter().all(|f| check_keys.contains(&f.key)) {
                 let span = fields
                     .first()
                     .map_or(item.span.clone(), |f| f.key_span.clone());
@@ -164,8 +186,22 @@ fn read_check(ctx: &mut Ctx<'_>, item: &Val<'_>) -> Option<CheckDecl> {
 }
 
 fn read_step(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
-    if f.key == "wait" {
-        return duration(ctx, &f.val).map(StepDecl::Wait);
+    match f.key {
+        "wait" => return duration(ctx, &f.val).map(StepDecl::Wait),
+        "cut" | "restore" => return read_fault(ctx, f),
+        "partition" => return read_partition(ctx, &f.val),
+        "heal" => {
+            return match ctx.bool_of(&f.val)? {
+                true => Some(StepDecl::Heal),
+                false => {
+                    let help = "write `heal = true` to restore every link cut so far, or \
+                                remove this check";
+                    ctx.err(&f.val.span, "`heal = false` does nothing", help);
+                    None
+                }
+            };
+        }
+        _ => {}
     }
     let example = match f.key {
         "ping" => "{ from = \"ns1\", to = \"192.168.1.2\" }",
@@ -495,6 +531,56 @@ fn read_impair(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
         iface: iface?,
         impairment,
     })
+}
+
+/// `cut = "node:iface"` or `restore = "node:iface"`: an end of the link.
+fn read_fault(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
+    let expected = "a link end as a string, like \"ns1:veth-ns1\"";
+    let s = ctx.str_of(&f.val, expected)?;
+    let Some((node, iface)) = s
+        .split_once(':')
+        .filter(|(n, i)| !n.is_empty() && !i.is_empty())
+    else {
+        let msg = format!("`{}` is not a link end", s.escape_debug());
+        let help = format!(
+            "write the node and the interface of either end of the link, like `{} = \"ns1:veth-ns1\"`",
+            f.key
+        );
+        ctx.err(&f.val.span, msg, help);
+        return None;
+    };
+    let (n, i) = (node.len(), iface.len());
+    Some(StepDecl::Fault {
+        restore: f.key == "restore",
+        node: Spanned {
+            text: node.to_owned(),
+            span: ctx.sub_span(&f.val.span, s, 0..n),
+        },
+        iface: Spanned {
+            text: iface.to_owned(),
+            span: ctx.sub_span(&f.val.span, s, n + 1..n + 1 + i),
+        },
+    })
+}
+
+/// `partition = ["ns1", ...]`: the nodes on one side.
+fn read_partition(ctx: &mut Ctx<'_>, v: &Val<'_>) -> Option<StepDecl> {
+    let expected = "an array of node names, like [\"ns1\", \"ns-router\"]";
+    let items = ctx.array_of(v, expected)?;
+    if items.is_empty() {
+        let help = "list the nodes on one side of the partition, like [\"ns1\"]";
+        ctx.err(&v.span, "an empty partition cuts nothing", help);
+        return None;
+    }
+    let mut side = Vec::with_capacity(items.len());
+    for item in items {
+        let name = ctx.str_of(item, "a node name")?;
+        side.push(Spanned {
+            text: name.to_owned(),
+            span: item.span.clone(),
+        });
+    }
+    Some(StepDecl::Partition(side))
 }
 
 /// A duration string: a number and a unit (`ms`, `s` or `m`), e.g. `"100ms"`, `"1.5s"`.

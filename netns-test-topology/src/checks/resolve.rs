@@ -188,7 +188,71 @@ fn resolve_step(ctx: &mut Ctx<'_>, v: &View<'_>, s: &StepDecl) -> Option<Step> {
                 impairment: impairment.clone(),
             })
         }
+        StepDecl::Fault {
+            restore,
+            node: n,
+            iface,
+        } => {
+            let kind = if *restore { "restore" } else { "cut" };
+            let n = node(ctx, v, n, kind)?;
+            link_end(ctx, v, &n, iface, kind)?;
+            let end = format!("{n}:{}", iface.text);
+            if *restore {
+                Step::Restore(end)
+            } else {
+                Step::Cut(end)
+            }
+        }
+        StepDecl::Partition(side) => {
+            let names: Vec<Option<String>> =
+                side.iter().map(|s| node(ctx, v, s, "partition")).collect();
+            Step::Partition(names.into_iter().collect::<Option<Vec<String>>>()?)
+        }
+        StepDecl::Heal => Step::Heal,
     })
+}
+
+/// An interface of node `n` that is an end of a `[[links]]` entry (reported
+/// otherwise): what `cut` and `restore` act on.
+fn link_end(ctx: &mut Ctx<'_>, v: &View<'_>, n: &str, iface: &Spanned, check: &str) -> Option<()> {
+    let ends: Vec<&str> = v
+        .doc
+        .links
+        .iter()
+        .flat_map(|l| l.ends.iter())
+        .filter(|e| e.node == n)
+        .map(|e| e.name.as_str())
+        .collect();
+    if v.doc.gaps.ifaces || ends.contains(&iface.text.as_str()) {
+        return Some(());
+    }
+    let msg = format!(
+        "`{n}:{}` is not an end of a link, so there is no link to {check}",
+        iface.text.escape_debug()
+    );
+    let elsewhere = v
+        .doc
+        .links
+        .iter()
+        .flat_map(|l| l.ends.iter())
+        .find(|e| e.name == iface.text);
+    let help = if let Some(e) = elsewhere {
+        format!(
+            "`{}` is an end in node `{}`: did you mean `{}:{}`?",
+            e.name, e.node, e.node, e.name
+        )
+    } else if ends.is_empty() {
+        format!(
+            "node `{n}` is on no `[[links]]` entry; `cut` and `restore` act on those (veth \
+             pairs): for any other interface use `link = {{ node = \"{n}\", iface = \"...\", \
+             state = \"down\" }}`"
+        )
+    } else {
+        let hint = suggest::did_you_mean(&iface.text, ends.iter().copied());
+        format!("{hint}the link ends of {n}: {}", suggest::list(ends))
+    };
+    ctx.err(&iface.span, msg, help);
+    None
 }
 
 /// An interface that must exist in node `n` (reported otherwise).

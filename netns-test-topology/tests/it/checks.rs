@@ -294,3 +294,80 @@ fn impair_steps_change_an_interfaces_impairment() {
     assert!(e.contains("node `a` has no interface `eth1`"), "{e}");
     assert!(e.contains("unknown unit `fortnight`"), "{e}");
 }
+
+#[test]
+fn link_level_faults_parse_and_name_whole_links() {
+    let t = ok(&with(
+        r#"
+[[checks]]
+cut = "ns2:veth-ns2"
+[[checks]]
+restore = "ns1:veth-ns1"
+[[checks]]
+partition = ["ns1", "bare"]
+[[checks]]
+heal = true
+"#,
+    ));
+    let steps: Vec<&Step> = t.checks.iter().map(|c| &c.step).collect();
+    assert_eq!(steps[0], &Step::Cut("ns2:veth-ns2".into()));
+    assert_eq!(steps[1], &Step::Restore("ns1:veth-ns1".into()));
+    assert_eq!(
+        steps[2],
+        &Step::Partition(vec!["ns1".into(), "bare".into()])
+    );
+    assert_eq!(steps[3], &Step::Heal);
+    let text: Vec<String> = t.checks.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        text,
+        [
+            "cut the link of ns2:veth-ns2",
+            "restore the link of ns1:veth-ns1",
+            "partition ns1, bare from the rest",
+            "heal every cut link",
+        ]
+    );
+}
+
+#[test]
+fn link_level_faults_need_link_ends_and_nodes() {
+    // The interface, not the whole string, is pointed at, with the node's link ends.
+    let src = with("[[checks]]\ncut = \"ns1:veth-ns2\"\n");
+    let d = one(&src);
+    assert_eq!(
+        d.message,
+        "`ns1:veth-ns2` is not an end of a link, so there is no link to cut"
+    );
+    assert_eq!(
+        help(&d),
+        "`veth-ns2` is an end in node `ns2`: did you mean `ns2:veth-ns2`?"
+    );
+    assert_eq!(&src[d.span.clone()], "veth-ns2");
+    let d = one(&with("[[checks]]\ncut = \"ns1:vethns1\"\n"));
+    assert_eq!(
+        help(&d),
+        "did you mean `veth-ns1`? the link ends of ns1: veth-ns1"
+    );
+    // A node on no link is told what acts on its interfaces instead.
+    let d = one(&with("[[checks]]\nrestore = \"bare:lo\"\n"));
+    assert!(
+        help(&d).starts_with("node `bare` is on no `[[links]]` entry"),
+        "{}",
+        help(&d)
+    );
+    let d = one(&with("[[checks]]\nrestore = \"ns3:veth-ns1\"\n"));
+    assert_eq!(d.message, "unknown node `ns3` in a `restore` check");
+    let d = one(&with("[[checks]]\ncut = \"veth-ns1\"\n"));
+    assert_eq!(d.message, "`veth-ns1` is not a link end");
+    // Every unknown node of a partition is reported, not just the first.
+    let d = errs(&with(
+        "[[checks]]\npartition = [\"ns1\", \"nsX\", \"nsY\"]\n",
+    ));
+    assert_eq!(d.len(), 2, "{d:?}");
+    let d = one(&with("[[checks]]\npartition = []\n"));
+    assert_eq!(d.message, "an empty partition cuts nothing");
+    let d = one(&with("[[checks]]\nheal = false\n"));
+    assert_eq!(d.message, "`heal = false` does nothing");
+    let d = one(&with("[[checks]]\nheal = \"yes\"\n"));
+    assert!(d.message.contains("boolean"), "{}", d.message);
+}

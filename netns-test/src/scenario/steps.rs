@@ -27,10 +27,43 @@ pub(super) fn run(net: &Net, step: &Step) -> StepOutcome {
         }
         Step::Link(l) => link(net, l),
         Step::Impair(i) => impair(net, i),
+        Step::Cut(end) => outcome(
+            format!("the link of {end} cut"),
+            net.cut_link(end)
+                .map(|()| format!("the link of {end} is cut (both ends down)")),
+        ),
+        Step::Restore(end) => outcome(
+            format!("the link of {end} restored"),
+            net.restore_link(end).map(|()| {
+                format!("the link of {end} is back: both ends up, addresses and routes restored")
+            }),
+        ),
+        Step::Partition(side) => {
+            let side: Vec<&str> = side.iter().map(String::as_str).collect();
+            outcome(
+                format!("{} partitioned from the rest", side.join(", ")),
+                net.partition(&side).map(|cut| match cut.as_slice() {
+                    [] => "no link crosses: nothing cut".to_owned(),
+                    cut => format!("cut {}", cut.join(", ")),
+                }),
+            )
+        }
+        Step::Heal => outcome(
+            "every cut link restored",
+            net.heal().map(|()| "every cut link is back".to_owned()),
+        ),
         other => fail(
             "a step this version knows",
             format!("unsupported step `{other}`"),
         ),
+    }
+}
+
+/// Passed with what `result` says, or failed with its error.
+fn outcome(expected: impl Into<String>, result: crate::Result<String>) -> StepOutcome {
+    match result {
+        Ok(observed) => pass(observed),
+        Err(e) => fail(expected, e.to_string()),
     }
 }
 
@@ -142,23 +175,19 @@ fn path(net: &Net, p: &PathCheck) -> StepOutcome {
 
 fn link(net: &Net, l: &LinkCheck) -> StepOutcome {
     let state = if l.up { "up" } else { "down" };
-    let expected = format!("{}:{} set {state}", l.node, l.iface);
-    let result = net
-        .try_node(&l.node)
-        .and_then(|n| n.set_link_up(&l.iface, l.up));
-    match result {
-        Ok(()) => pass(format!("{}:{} is {state}", l.node, l.iface)),
-        Err(e) => fail(expected, e.to_string()),
-    }
+    outcome(
+        format!("{}:{} set {state}", l.node, l.iface),
+        net.try_node(&l.node)
+            .and_then(|n| n.set_link_up(&l.iface, l.up))
+            .map(|()| format!("{}:{} is {state}", l.node, l.iface)),
+    )
 }
 
 fn impair(net: &Net, i: &ImpairCheck) -> StepOutcome {
-    let expected = format!("{}:{} impaired: {}", i.node, i.iface, i.impairment);
-    let result = net
-        .try_node(&i.node)
-        .and_then(|n| n.set_impairment(&i.iface, &i.impairment));
-    match result {
-        Ok(()) => pass(format!("{}:{} now {}", i.node, i.iface, i.impairment)),
-        Err(e) => fail(expected, e.to_string()),
-    }
+    outcome(
+        format!("{}:{} impaired: {}", i.node, i.iface, i.impairment),
+        net.try_node(&i.node)
+            .and_then(|n| n.set_impairment(&i.iface, &i.impairment))
+            .map(|()| format!("{}:{} now {}", i.node, i.iface, i.impairment)),
+    )
 }
