@@ -434,6 +434,11 @@ impl Node {
     }
 
     /// Sets an interface up or down (`ip link set IFACE up|down`).
+    ///
+    /// As with `ip`, the kernel drops the routes through an interface that goes down,
+    /// and bringing it up again does not put them back (nor IPv6 addresses, unless
+    /// `keep_addr_on_down` is set). To take a veth link down and back as the topology
+    /// has it, use [`Net::cut_link`] and [`Net::restore_link`].
     pub fn set_link_up(&self, iface: &str, up: bool) -> Result<()> {
         let b = LinkUnspec::new_with_name(iface);
         let msg = if up { b.up() } else { b.down() }.build();
