@@ -40,6 +40,7 @@ fn has(hay: &str, needles: &[&str]) {
 
 const FAILING: &str = "netns-test-cli/tests/data/failing.toml";
 const MALFORMED: &str = "netns-test-cli/tests/data/malformed.toml";
+const RELINKED: &str = "netns-test-cli/tests/data/relinked.toml";
 
 #[test]
 fn run_a_passing_scenario_reports_every_step() {
@@ -103,6 +104,30 @@ fn run_keep_going_runs_the_steps_after_a_failure() {
         &stdout,
         &["  [3/3] ping ns2 -> ns1 (192.168.1.1): reply ... ok ("],
     );
+}
+
+#[test]
+fn a_reachability_failure_after_a_link_step_names_the_dropped_routes() {
+    let out = cli(&["run", "--keep-going", RELINKED]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    has(
+        &stdout,
+        &[
+            "  [3/6] ping ns1 -> ns2 (192.168.2.2): reply, ttl 63 ... FAILED (",
+            "      got:      unreachable: Network is unreachable",
+            "                note: step 2 set ns1:veth-ns1 up with `link`; the routes \
+             through it, which the kernel dropped when it went down, stay dropped: \
+             `restore = \"ns1:veth-ns1\"` puts the link back with them\n",
+            // After `restore` the route is back, and a failure has no note.
+            "  [5/6] ping ns1 -> ns2 (192.168.2.2): reply, ttl 63 ... ok (",
+            "  [6/6] ping ns1 -> ns2 (192.168.2.2): reply, ttl 64 ... FAILED (",
+            "      got:      reply from 192.168.2.2, ttl 63\nnetns-test-cli/tests/data/relinked.toml: \
+             FAILED. 4 steps passed, 2 failed (",
+        ],
+    );
+    // Step 3's failure, in the run and in the summary after it; not step 6's.
+    assert_eq!(stdout.matches("note: step 2").count(), 2, "{stdout}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ mod trace;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use netns_test_topology::{Check, Topology};
+use netns_test_topology::{Check, Step, Topology};
 
 use crate::error::Result;
 use crate::net::Net;
@@ -141,6 +141,7 @@ pub fn run_checks_with(net: &Net, opts: &Options, mut on_event: impl FnMut(Event
     let start = Instant::now();
     let mut steps: Vec<StepResult> = Vec::with_capacity(total);
     let mut failed = false;
+    let mut relinked = Relinked::default();
     for (index, check) in checks.iter().enumerate() {
         let (outcome, elapsed) = if failed && !opts.keep_going {
             (StepOutcome::NotRun, Duration::ZERO)
@@ -151,7 +152,12 @@ pub fn run_checks_with(net: &Net, opts: &Options, mut on_event: impl FnMut(Event
                 check,
             });
             let t = Instant::now();
-            let outcome = steps::run(net, &check.step);
+            let outcome = relinked.note(
+                index,
+                net.topology(),
+                &check.step,
+                steps::run(net, &check.step),
+            );
             (outcome, t.elapsed())
         };
         failed |= matches!(outcome, StepOutcome::Failed { .. });
@@ -174,6 +180,69 @@ pub fn run_checks_with(net: &Net, opts: &Options, mut on_event: impl FnMut(Event
         run_time: start.elapsed(),
         steps,
         trace: None,
+    }
+}
+
+/// Link ends that a `link` step brought back up, and not a `restore` or `heal` since:
+/// the kernel dropped the routes through them when they went down, which `link` does
+/// not put back. A reachability step that fails after one says so, since that is the
+/// likely cause.
+#[derive(Default)]
+struct Relinked {
+    /// (step number from 1, `node:iface`)
+    ends: Vec<(usize, String)>,
+}
+
+impl Relinked {
+    /// Follows `step` (number `index` from 0) and its `outcome`, returning the outcome
+    /// with a note added if it is a failed reachability step after such a `link`.
+    fn note(
+        &mut self,
+        index: usize,
+        topo: &Topology,
+        step: &Step,
+        outcome: StepOutcome,
+    ) -> StepOutcome {
+        let link_of = |end: &str| {
+            topo.links.iter().position(|l| {
+                l.ends
+                    .iter()
+                    .any(|e| format!("{}:{}", e.node, e.iface) == end)
+            })
+        };
+        match (step, &outcome) {
+            (Step::Link(l), StepOutcome::Passed { .. }) => {
+                let end = format!("{}:{}", l.node, l.iface);
+                self.ends.retain(|(_, e)| *e != end);
+                if l.up && link_of(&end).is_some() {
+                    self.ends.push((index + 1, end));
+                }
+            }
+            (Step::Restore(end), StepOutcome::Passed { .. }) => {
+                let link = link_of(end);
+                self.ends.retain(|(_, e)| link_of(e) != link);
+            }
+            (Step::Heal, StepOutcome::Passed { .. }) => self.ends.clear(),
+            (
+                Step::Ping(_) | Step::Connect(_) | Step::Path(_),
+                StepOutcome::Failed { expected, observed },
+            ) if !self.ends.is_empty() => {
+                let mut observed = observed.clone();
+                for (n, end) in &self.ends {
+                    observed.push_str(&format!(
+                        "\nnote: step {n} set {end} up with `link`; the routes through it, \
+                         which the kernel dropped when it went down, stay dropped: \
+                         `restore = \"{end}\"` puts the link back with them"
+                    ));
+                }
+                return StepOutcome::Failed {
+                    expected: expected.clone(),
+                    observed,
+                };
+            }
+            _ => {}
+        }
+        outcome
     }
 }
 
