@@ -218,9 +218,17 @@ impl Relinked {
                     self.ends.push((index + 1, end));
                 }
             }
-            (Step::Restore(end), StepOutcome::Passed { .. }) => {
+            // A link cut again, or back whole: what follows is not the `link` step's.
+            (Step::Restore(end) | Step::Cut(end), StepOutcome::Passed { .. }) => {
                 let link = link_of(end);
                 self.ends.retain(|(_, e)| link_of(e) != link);
+            }
+            (Step::Partition(side), StepOutcome::Passed { .. }) => {
+                let crosses = |i: usize| {
+                    let inside = topo.links[i].ends.iter().filter(|e| side.contains(&e.node));
+                    inside.count() == 1
+                };
+                self.ends.retain(|(_, e)| !link_of(e).is_some_and(crosses));
             }
             (Step::Heal, StepOutcome::Passed { .. }) => self.ends.clear(),
             (
@@ -278,4 +286,75 @@ pub fn run_topology(
         report.trace = trace::finish(c, !report.passed(), path);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ns1 - host - ns2, with a step of each fault kind (the steps are only read here).
+    const SRC: &str = r#"
+[nodes.ns1]
+[nodes.ns2]
+[[links]]
+endpoints = [{ iface = "ns1:a", addresses = "10.0.1.2/24" }, { iface = "host:a", addresses = "10.0.1.1/24" }]
+[[links]]
+endpoints = [{ iface = "ns2:b", addresses = "10.0.2.2/24" }, { iface = "host:b", addresses = "10.0.2.1/24" }]
+[[checks]]
+link = { node = "ns1", iface = "a", state = "up" }
+[[checks]]
+link = { node = "host", iface = "b", state = "up" }
+[[checks]]
+ping = { from = "ns1", to = "ns2" }
+[[checks]]
+cut = "host:a"
+[[checks]]
+partition = ["ns2"]
+[[checks]]
+heal = true
+[[checks]]
+restore = "ns2:b"
+"#;
+
+    fn passed() -> StepOutcome {
+        StepOutcome::Passed {
+            observed: "ok".into(),
+        }
+    }
+
+    fn failed() -> StepOutcome {
+        StepOutcome::Failed {
+            expected: "a reply".into(),
+            observed: "unreachable".into(),
+        }
+    }
+
+    /// The notes a failed ping gets after the steps numbered (from 0) `before`.
+    fn notes_after(before: &[usize]) -> Vec<String> {
+        let topo = netns_test_topology::parse(SRC, "t").unwrap();
+        let mut r = Relinked::default();
+        for &i in before {
+            r.note(i, &topo, &topo.checks[i].step, passed());
+        }
+        match r.note(2, &topo, &topo.checks[2].step, failed()) {
+            StepOutcome::Failed { observed, .. } => {
+                observed.lines().skip(1).map(str::to_owned).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failure_after_link_up_names_each_end_until_restored_cut_or_healed() {
+        let notes = notes_after(&[0, 1]);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("note: step 1 set ns1:a up with `link`"));
+        assert!(notes[1].contains("`restore = \"host:b\"` puts the link back"));
+        // `cut` of either end of ns1's link clears its note; the partition off ns2
+        // clears host:b's; `heal` and `restore` clear what they put back.
+        assert_eq!(notes_after(&[0, 1, 3]).len(), 1);
+        assert_eq!(notes_after(&[0, 1, 3, 4]).len(), 0);
+        assert_eq!(notes_after(&[0, 1, 5]).len(), 0);
+        assert_eq!(notes_after(&[0, 1, 6]), notes_after(&[0]));
+    }
 }
