@@ -67,6 +67,34 @@ impl Parser<'_, '_, '_> {
     }
 }
 
+impl std::str::FromStr for Route {
+    type Err = crate::Error;
+
+    /// A route written as in a topology file's `routes` (`ip route add`'s grammar):
+    /// `"10.0.0.0/8 via 192.168.1.1"`, `"default dev eth0 metric 10"`, `"blackhole
+    /// 10.9.0.0/16"`. Whether a `dev` exists or a gateway is on a subnet of the node is
+    /// not known here (the kernel says, when the route is added).
+    ///
+    /// ```
+    /// let r: netns_test_topology::Route = "10.0.0.0/8 via 192.168.1.1 metric 5".parse().unwrap();
+    /// assert_eq!(r.to_string(), "10.0.0.0/8 via 192.168.1.1 metric 5");
+    /// let e = "10.0.0.0/33 via 192.168.1.1".parse::<netns_test_topology::Route>().unwrap_err();
+    /// assert!(e.to_string().contains("10.0.0.0/33"), "{e}");
+    /// ```
+    fn from_str(s: &str) -> Result<Route, crate::Error> {
+        // Read as the string value of a file (quoted), so that a diagnostic points at
+        // the offending word.
+        let src = format!("\"{s}\"");
+        let mut ctx = Ctx::new(&src, "<route>");
+        let parsed = parse_route(&mut ctx, s, &(0..src.len()));
+        match (parsed, ctx.finish()) {
+            (Some(d), None) => Ok(d.route),
+            (_, Some(e)) => Err(e),
+            (None, None) => Err(crate::Error::new(Vec::new())),
+        }
+    }
+}
+
 /// Parses one route string; `span` is the string value's span. Reports the first
 /// problem and returns `None` on error.
 pub(crate) fn parse_route(ctx: &mut Ctx<'_>, s: &str, span: &Span) -> Option<RouteDecl> {

@@ -476,6 +476,30 @@ pub(crate) fn add_address(iface: &str, index: u32, net: &IpNet) -> Request {
 }
 
 pub(crate) fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
+    Request::new(
+        RouteNetlinkMessage::NewRoute(route_message(route, dev_index)),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!("ip route add {text}"),
+    )
+}
+
+/// `ip route del`: the route that matches `route` whatever its scope and whoever
+/// added it (the kernel's own connected routes too), as `ip` asks.
+pub(crate) fn del_route(route: &Route, dev_index: Option<u32>, text: String) -> Request {
+    let mut msg = route_message(route, dev_index);
+    msg.header.scope = RouteScope::NoWhere;
+    msg.header.protocol = netlink_packet_route::route::RouteProtocol::Unspec;
+    Request::new(
+        RouteNetlinkMessage::DelRoute(msg),
+        0,
+        format!("ip route del {text}"),
+    )
+}
+
+fn route_message(
+    route: &Route,
+    dev_index: Option<u32>,
+) -> netlink_packet_route::route::RouteMessage {
     let (kind, via, onlink) = match &route.kind {
         RouteKind::Unicast { via, onlink, .. } => (RouteType::Unicast, *via, *onlink),
         RouteKind::Blackhole => (RouteType::BlackHole, None, false),
@@ -511,11 +535,7 @@ pub(crate) fn add_route(route: &Route, dev_index: Option<u32>, text: String) -> 
     if onlink {
         b = b.onlink();
     }
-    Request::new(
-        RouteNetlinkMessage::NewRoute(b.build()),
-        NLM_F_CREATE | NLM_F_EXCL,
-        format!("ip route add {text}"),
-    )
+    b.build()
 }
 
 /// The part of an interface's impairment the kernel applies: all of it, or only the

@@ -483,6 +483,48 @@ impl Node {
         }
         self.request(req)
     }
+
+    /// Adds a route to this node (`ip route add ROUTE`), written as in a topology
+    /// file's `routes`: `"192.168.2.0/24 via 192.168.1.1"`, `"default dev eth0"`,
+    /// `"blackhole 10.9.0.0/16"`, with `metric N` and `onlink` if needed. A route
+    /// already there is an error, as with `ip`.
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {
+    /// // A route flap: ns1 loses its way to ns2, then gets it back.
+    /// let ns1 = net.node("ns1");
+    /// ns1.remove_route("192.168.2.0/24 via 192.168.1.1")?;
+    /// assert!(ns1.ping("192.168.2.2").is_err());
+    /// ns1.add_route("192.168.2.0/24 via 192.168.1.1")?;
+    /// ns1.ping("192.168.2.2")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_route(&self, route: &str) -> Result<()> {
+        self.change_route(route, true)
+    }
+
+    /// Removes a route from this node (`ip route del ROUTE`), written as for
+    /// [`Node::add_route`]: the route that matches what is given, whoever added it
+    /// (the kernel's connected routes too). A route that is not there is an error.
+    pub fn remove_route(&self, route: &str) -> Result<()> {
+        self.change_route(route, false)
+    }
+
+    fn change_route(&self, route: &str, add: bool) -> Result<()> {
+        let r: netns_test_topology::Route = route.parse()?;
+        let dev = match &r.kind {
+            netns_test_topology::RouteKind::Unicast { dev: Some(d), .. } => {
+                Some(self.interface(d)?.index)
+            }
+            _ => None,
+        };
+        let text = r.to_string();
+        self.request(if add {
+            crate::build::add_route(&r, dev, text)
+        } else {
+            crate::build::del_route(&r, dev, text)
+        })
+    }
 }
 
 fn interface_of(l: &LinkMessage) -> Interface {

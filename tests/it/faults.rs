@@ -192,3 +192,82 @@ fn userspace_links_delay_and_lose_without_netem() {
         "userspace links delay and lose",
     );
 }
+
+/// A route flap by hand: a node's route removed and added back at run time, written as
+/// in the topology file; each mistake comes back as an error saying what and where.
+#[netns_test(topology = "../fixtures/s4.toml")]
+fn routes_are_removed_and_added_at_run_time(net: &Net) {
+    let ns1 = net.node("ns1");
+    assert_eq!(ns1.ping("192.168.2.2").unwrap().ttl, 63);
+    ns1.remove_route("192.168.2.0/24 via 192.168.1.1").unwrap();
+    let err = ns1.ping("192.168.2.2").unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::NetworkUnreachable), "{err}");
+    // Gone: removing it again is refused, with the command that failed.
+    let err = ns1
+        .remove_route("192.168.2.0/24 via 192.168.1.1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ip route del 192.168.2.0/24 via 192.168.1.1"),
+        "{err}"
+    );
+    ns1.add_route("192.168.2.0/24 via 192.168.1.1 metric 7")
+        .unwrap();
+    assert_eq!(ns1.ping("192.168.2.2").unwrap().ttl, 63);
+    let err = ns1
+        .add_route("192.168.2.0/24 via 192.168.1.1 metric 7")
+        .unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::AlreadyExists), "{err}");
+    assert!(
+        err.to_string()
+            .contains("ip route add 192.168.2.0/24 via 192.168.1.1 metric 7"),
+        "{err}"
+    );
+
+    // The kernel's own connected route goes the same way; a route by device, and a
+    // blackhole, can be added.
+    ns1.remove_route("192.168.1.0/24 dev veth-ns1").unwrap();
+    assert!(ns1.ping("192.168.1.1").is_err());
+    ns1.add_route("192.168.1.0/24 dev veth-ns1").unwrap();
+    assert_eq!(ns1.ping("192.168.1.1").unwrap().ttl, 64);
+    ns1.add_route("blackhole 192.168.2.2/32").unwrap();
+    let err = ns1.ping("192.168.2.2").unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::InvalidInput), "{err}");
+    ns1.remove_route("blackhole 192.168.2.2/32").unwrap();
+    ns1.ping("192.168.2.2").unwrap();
+
+    // Mistakes: the syntax (pointing at the word), an interface the node lacks.
+    let err = ns1
+        .add_route("10.0.0.0/8 vai 192.168.1.1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unexpected `vai` in route"), "{err}");
+    let err = ns1.add_route("default dev eth9").unwrap_err().to_string();
+    assert!(err.contains("eth9"), "{err}");
+}
+
+/// The same for IPv6: a route to a prefix behind ns2 (its address on `lo`) appears and
+/// goes.
+#[netns_test(topology = r#"
+[nodes.ns1]
+[nodes.ns2]
+[[links]]
+endpoints = [
+  { iface = "ns1:veth-ns1", addresses = "fd00::1/64" },
+  { iface = "ns2:veth-ns2", addresses = "fd00::2/64" },
+]
+"#)]
+fn ipv6_routes_are_added_and_removed_at_run_time(net: &Net) {
+    use netns_test::topology::IpNet;
+    net.node("ns2")
+        .add_address("lo", "fd99::1/128".parse::<IpNet>().unwrap())
+        .unwrap();
+    let ns1 = net.node("ns1");
+    let err = ns1.ping("fd99::1").unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::NetworkUnreachable), "{err}");
+    ns1.add_route("fd99::/64 via fd00::2").unwrap();
+    assert_eq!(ns1.ping("fd99::1").unwrap().ttl, 64);
+    ns1.remove_route("fd99::/64 via fd00::2").unwrap();
+    let err = ns1.ping("fd99::1").unwrap_err();
+    assert_eq!(err.io_kind(), Some(ErrorKind::NetworkUnreachable), "{err}");
+}
