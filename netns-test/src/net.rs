@@ -467,10 +467,11 @@ impl Node {
     /// Adds an address to an interface (`ip addr add ADDR dev IFACE`; an IPv6 address
     /// `nodad`, without duplicate address detection, so that it is not tentative). As
     /// with `ip`, the call returns before the kernel's addrconf work has joined an IPv6
-    /// address's solicited-node group (usually within a millisecond); a neighbour
-    /// solicitation for it that comes sooner goes unanswered, and the first packet to
-    /// it waits a second for the next one. Addresses of the topology are waited for
-    /// by the build (and by [`Net::restore_link`]).
+    /// address's solicited-node group and put in its local route (usually within a
+    /// millisecond): a neighbour solicitation for it that comes sooner goes unanswered,
+    /// so the first packet to it waits a second for the next one, and a packet for it
+    /// that arrives sooner is answered "no route". Addresses of the topology are
+    /// waited for by the build (and by [`Net::restore_link`]).
     pub fn add_address(&self, iface: &str, addr: IpNet) -> Result<()> {
         let index = self.interface(iface)?.index;
         let mut req = crate::build::add_address(iface, index, &addr);
