@@ -1,7 +1,7 @@
 //! Reading `[[checks]]`: each entry holds exactly one step key (`ping`, `connect`,
 //! `path`, `run`, `wait`, `link`, `impair`, `cut`, `restore`, `partition`, `heal`) and
-//! optionally a `name`. References to nodes,
-//! interfaces and destinations keep their spans for [`super::resolve`].
+//! optionally a `name`. References to nodes, interfaces and destinations keep their
+//! spans for [`super::resolve`].
 
 use std::net::IpAddr;
 use std::time::Duration;
