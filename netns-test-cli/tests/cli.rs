@@ -145,7 +145,7 @@ fn run_several_files_each_in_its_own_network_with_a_summary() {
     has(
         &stdout,
         &[
-            "fixtures/s4-host-router.toml: ok. 10 steps passed, 0 failed (",
+            "fixtures/s4-host-router.toml: ok. 14 steps passed, 0 failed (",
             &format!("FAILED: {FAILING}\n"),
             "scenarios: 2 passed, 1 failed, 0 not built (",
         ],

@@ -226,6 +226,10 @@
 //! [[checks]]
 //! heal = true
 //!
+//! ## A route removed from a node, or added (`add = "..."`), written as in `routes`.
+//! [[checks]]
+//! route = { node = "ns1", remove = "192.168.1.0/24 dev veth-ns1" }
+//!
 //! ## One interface down or up (`ip link set`): routes through it that the kernel
 //! ## removed when it went down stay removed when it comes up; `restore` puts them back.
 //! [[checks]]
@@ -233,7 +237,7 @@
 //! "#;
 //!
 //! let topo = netns_test_topology::parse(SRC, "<inline>").unwrap();
-//! assert_eq!(topo.checks.len(), 12);
+//! assert_eq!(topo.checks.len(), 13);
 //! assert_eq!(topo.checks[6].to_string(), "cut the link of ns1:veth-ns1");
 //! assert_eq!(topo.checks[0].to_string(), "ping ns1 -> ns2 (192.168.1.2): reply, ttl 64");
 //! assert_eq!(topo.checks[0].line, 13);
@@ -241,7 +245,8 @@
 //!
 //! Checks are validated like the rest: nodes and interfaces must exist, a destination
 //! node must have an address, an `accepted` connection must go to an address some
-//! node owns, and `cut` and `restore` must name an end of a `[[links]]` entry.
+//! node owns, `cut` and `restore` must name an end of a `[[links]]` entry, and a
+//! `route` step's route is read like the node's `routes`.
 //!
 //! Beyond the syntax, [`parse`] checks that references name declared nodes and
 //! interfaces, that interface names are valid kernel names unique in their node, that
@@ -273,7 +278,7 @@ mod validate;
 
 pub use checks::model::{
     Check, ConnectCheck, ConnectExpect, ImpairCheck, LinkCheck, PathCheck, PingCheck, PingExpect,
-    Proto, RunCheck, Step, Target, format_duration,
+    Proto, RouteCheck, RunCheck, Step, Target, format_duration,
 };
 pub use diag::{Diagnostic, Error};
 pub use elements::*;

@@ -50,6 +50,21 @@ pub enum Step {
     Partition(Vec<String>),
     /// Every link cut so far restored (`heal = true`), as `Net::heal` does.
     Heal,
+    /// A route added to or removed from a node (`route = { node = "ns1", add =
+    /// "10.0.0.0/8 via 192.168.1.1" }`, or `remove = "..."`), as `Node::add_route` and
+    /// `Node::remove_route` do.
+    Route(RouteCheck),
+}
+
+/// `route = { node = "ns1", add = "192.168.2.0/24 via 192.168.1.1" }` (or `remove`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteCheck {
+    /// The node.
+    pub node: String,
+    /// `true` to add the route, `false` to remove it.
+    pub add: bool,
+    /// The route.
+    pub route: crate::model::Route,
 }
 
 /// A destination as the file wrote it and as resolved.
@@ -275,6 +290,13 @@ impl fmt::Display for Step {
             Step::Restore(end) => write!(f, "restore the link of {end}"),
             Step::Partition(side) => write!(f, "partition {} from the rest", side.join(", ")),
             Step::Heal => f.write_str("heal every cut link"),
+            Step::Route(r) => write!(
+                f,
+                "route in {}: {} {}",
+                r.node,
+                if r.add { "add" } else { "remove" },
+                r.route
+            ),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Reading `[[checks]]`: each entry holds exactly one step key (`ping`, `connect`,
-//! `path`, `run`, `wait`, `link`, `impair`, `cut`, `restore`, `partition`, `heal`) and
-//! optionally a `name`. References to nodes, interfaces and destinations keep their
+//! `path`, `run`, `wait`, `link`, `impair`, `cut`, `restore`, `partition`, `heal`,
+//! `route`) and optionally a `name`. References to nodes, interfaces and destinations keep their
 //! spans for [`super::resolve`].
 
 use std::net::IpAddr;
@@ -28,6 +28,7 @@ const STEP_KEYS: &[&str] = &[
     "restore",
     "partition",
     "heal",
+    "route",
 ];
 const PING_KEYS: &[&str] = &["from", "to", "expect", "ttl", "timeout"];
 const CONNECT_KEYS: &[&str] = &["from", "to", "proto", "expect", "timeout"];
@@ -35,6 +36,7 @@ const PATH_KEYS: &[&str] = &["from", "to", "hops"];
 const RUN_KEYS: &[&str] = &["node", "cmd", "status", "stdout", "stderr", "timeout"];
 const LINK_KEYS: &[&str] = &["node", "iface", "state"];
 const IMPAIR_KEYS: &[&str] = &["node", "iface", "netem", "rate", "burst"];
+const ROUTE_KEYS: &[&str] = &["node", "add", "remove"];
 
 /// A string with the span it was read from.
 #[derive(Debug, Clone)]
@@ -102,6 +104,11 @@ pub(crate) enum StepDecl {
     },
     Partition(Vec<Spanned>),
     Heal,
+    Route {
+        node: Spanned,
+        add: bool,
+        route: crate::route::RouteDecl,
+    },
     /// A step with an error in its options: its node and destination references are
     /// still resolved, so every mistake in it is reported at once.
     Broken {
@@ -211,6 +218,7 @@ fn read_step(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
         }
         "run" => "{ node = \"ns1\", cmd = [\"ip\", \"route\"] }",
         "impair" => "{ node = \"ns1\", iface = \"eth0\", netem = { delay = \"100ms\" } }",
+        "route" => "{ node = \"ns1\", add = \"10.0.0.0/8 via 192.168.1.1\" }",
         _ => "{ node = \"ns1\", iface = \"eth0\", state = \"down\" }",
     };
     let fields = ctx.table_of(&f.val, &format!("a table, like `{} = {example}`", f.key))?;
@@ -226,6 +234,7 @@ fn read_step(ctx: &mut Ctx<'_>, f: &Field<'_>) -> Option<StepDecl> {
         "path" => read_path(ctx, &t),
         "run" => read_run(ctx, &t),
         "impair" => read_impair(ctx, &t),
+        "route" => read_route(ctx, &t),
         _ => read_link(ctx, &t),
     }
 }
@@ -530,6 +539,35 @@ fn read_impair(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
         node: node?,
         iface: iface?,
         impairment,
+    })
+}
+
+fn read_route(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<StepDecl> {
+    ctx.check_keys(t.fields, ROUTE_KEYS, &t.context);
+    let node = t.string(ctx, "node");
+    let (key, v) = match (get(t.fields, "add"), get(t.fields, "remove")) {
+        (Some(v), None) => ("add", v),
+        (None, Some(v)) => ("remove", v),
+        (Some(_), Some(v)) => {
+            let help = "write one `route` step to add and another to remove";
+            ctx.err(&v.span, "a `route` step either adds or removes", help);
+            return None;
+        }
+        (None, None) => {
+            let help = format!(
+                "write `add = \"...\"` or `remove = \"...\"`, as in `route = {}`",
+                t.example
+            );
+            ctx.err(&t.span, "a `route` step needs `add` or `remove`", help);
+            return None;
+        }
+    };
+    let s = ctx.str_of(v, "a route string, like \"10.0.0.0/8 via 192.168.1.1\"")?;
+    let route = crate::route::parse_route(ctx, s, &v.span)?;
+    Some(StepDecl::Route {
+        node: node?,
+        add: key == "add",
+        route,
     })
 }
 

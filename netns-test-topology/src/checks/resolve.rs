@@ -5,8 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::model::{
-    Check, ConnectCheck, ConnectExpect, ImpairCheck, LinkCheck, PathCheck, PingCheck, RunCheck,
-    Step, Target,
+    Check, ConnectCheck, ConnectExpect, ImpairCheck, LinkCheck, PathCheck, PingCheck, RouteCheck,
+    RunCheck, Step, Target,
 };
 use super::read::{CheckDecl, Spanned, StepDecl};
 use crate::addr::parse_ip;
@@ -209,7 +209,34 @@ fn resolve_step(ctx: &mut Ctx<'_>, v: &View<'_>, s: &StepDecl) -> Option<Step> {
             Step::Partition(names.into_iter().collect::<Option<Vec<String>>>()?)
         }
         StepDecl::Heal => Step::Heal,
+        StepDecl::Route {
+            node: n,
+            add,
+            route,
+        } => {
+            let n = node(ctx, v, n, "route")?;
+            if let (Some(dev), Some(span)) = (route_dev(&route.route), &route.dev_span) {
+                let dev = Spanned {
+                    text: dev.to_owned(),
+                    span: span.clone(),
+                };
+                known_iface(ctx, v, &n, &dev)?;
+            }
+            Step::Route(RouteCheck {
+                node: n,
+                add: *add,
+                route: route.route.clone(),
+            })
+        }
     })
+}
+
+/// The `dev` of a route, if it names one.
+fn route_dev(r: &crate::model::Route) -> Option<&str> {
+    match &r.kind {
+        crate::model::RouteKind::Unicast { dev: Some(d), .. } => Some(d),
+        _ => None,
+    }
 }
 
 /// An interface of node `n` that is an end of a `[[links]]` entry (reported

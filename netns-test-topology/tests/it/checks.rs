@@ -371,3 +371,47 @@ fn link_level_faults_need_link_ends_and_nodes() {
     let d = one(&with("[[checks]]\nheal = \"yes\"\n"));
     assert!(d.message.contains("boolean"), "{}", d.message);
 }
+
+#[test]
+fn route_steps_add_and_remove_routes_checked_like_the_nodes_routes() {
+    let t = ok(&with(
+        r#"
+[[checks]]
+route = { node = "ns1", remove = "192.168.1.0/24 dev veth-ns1" }
+[[checks]]
+route = { node = "ns2", add = "blackhole 10.9.0.0/16 metric 3" }
+"#,
+    ));
+    let text: Vec<String> = t.checks.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        text,
+        [
+            "route in ns1: remove 192.168.1.0/24 dev veth-ns1",
+            "route in ns2: add blackhole 10.9.0.0/16 metric 3",
+        ]
+    );
+    // The route's own mistakes point at the word, as in `routes`.
+    let src =
+        with("[[checks]]\nroute = { node = \"ns1\", add = \"10.0.0.0/8 vai 192.168.1.2\" }\n");
+    let d = one(&src);
+    assert_eq!(
+        d.message,
+        "unexpected `vai` in route `10.0.0.0/8 vai 192.168.1.2`"
+    );
+    assert_eq!(&src[d.span.clone()], "vai");
+    // A `dev` the node lacks, with its interfaces.
+    let d = one(&with(
+        "[[checks]]\nroute = { node = \"ns1\", add = \"default dev veth-ns2\" }\n",
+    ));
+    assert_eq!(d.message, "node `ns1` has no interface `veth-ns2`");
+    let d = one(&with("[[checks]]\nroute = { node = \"ns1\" }\n"));
+    assert_eq!(d.message, "a `route` step needs `add` or `remove`");
+    let d = one(&with(
+        "[[checks]]\nroute = { node = \"ns1\", add = \"default dev veth-ns1\", remove = \"default dev veth-ns1\" }\n",
+    ));
+    assert_eq!(d.message, "a `route` step either adds or removes");
+    let d = one(&with(
+        "[[checks]]\nroute = { node = \"nsX\", add = \"default dev veth-ns1\" }\n",
+    ));
+    assert_eq!(d.message, "unknown node `nsX` in a `route` check");
+}

@@ -52,6 +52,26 @@ pub(super) fn run(net: &Net, step: &Step) -> StepOutcome {
             "every cut link restored",
             net.heal().map(|()| "every cut link is back".to_owned()),
         ),
+        Step::Route(r) => {
+            let (verb, done) = if r.add {
+                ("added", "in")
+            } else {
+                ("removed", "gone from")
+            };
+            let route = r.route.to_string();
+            outcome(
+                format!("{route} {verb} in {}", r.node),
+                net.try_node(&r.node)
+                    .and_then(|n| {
+                        if r.add {
+                            n.add_route(&route)
+                        } else {
+                            n.remove_route(&route)
+                        }
+                    })
+                    .map(|()| format!("{route} is {done} {}'s routes", r.node)),
+            )
+        }
         other => fail(
             "a step this version knows",
             format!("unsupported step `{other}`"),
