@@ -97,17 +97,11 @@ fn command(net: &Net, words: &[&str]) -> Result<(), String> {
             node.set_link_up(iface, *first == "up")
                 .map_err(|e| e.to_string())?;
             outln!("{}:{iface} is {first}", node.name());
-            let link_end = net
-                .topology()
-                .links
-                .iter()
-                .flat_map(|l| &l.ends)
-                .any(|e| e.node == node.name() && e.iface == *iface);
-            if *first == "up" && link_end {
+            let end = format!("{}:{iface}", node.name());
+            if *first == "up" && net.topology().link_with_end(&end).is_some() {
                 outln!(
                     "(routes through it that the kernel dropped when it went down stay \
-                     dropped: `restore {}:{iface}` puts the link back with them)",
-                    node.name()
+                     dropped: `restore {end}` puts the link back with them)"
                 );
             }
         }

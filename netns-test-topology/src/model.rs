@@ -377,6 +377,15 @@ impl Topology {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// The index in `links` of the veth link that has the end `end` (`"node:iface"`),
+    /// if any.
+    pub fn link_with_end(&self, end: &str) -> Option<usize> {
+        let (node, iface) = end.split_once(':')?;
+        self.links
+            .iter()
+            .position(|l| l.ends.iter().any(|e| e.node == node && e.iface == iface))
+    }
+
     /// Whether the `host` node is plain ([`Node::is_plain`]), as it is when the
     /// topology does not mention it.
     pub fn host_is_plain(&self) -> bool {

@@ -23,13 +23,7 @@ const UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Net {
     fn link_of(&self, end: &str) -> Result<usize> {
-        let found = end.split_once(':').and_then(|(node, iface)| {
-            self.topology()
-                .links
-                .iter()
-                .position(|l| l.ends.iter().any(|e| e.node == node && e.iface == iface))
-        });
-        found.ok_or_else(|| {
+        self.topology().link_with_end(end).ok_or_else(|| {
             let links: Vec<String> = self.topology().links.iter().map(link_text).collect();
             Error::io(
                 None,

@@ -501,18 +501,18 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn add_route(&self, route: &str) -> Result<()> {
-        self.change_route(route, true)
+        self.change_route(&route.parse()?, true)
     }
 
     /// Removes a route from this node (`ip route del ROUTE`), written as for
     /// [`Node::add_route`]: the route that matches what is given, whoever added it
     /// (the kernel's connected routes too). A route that is not there is an error.
     pub fn remove_route(&self, route: &str) -> Result<()> {
-        self.change_route(route, false)
+        self.change_route(&route.parse()?, false)
     }
 
-    fn change_route(&self, route: &str, add: bool) -> Result<()> {
-        let r: netns_test_topology::Route = route.parse()?;
+    /// Adds (`add`) or removes the route `r` (see [`Node::add_route`]).
+    pub(crate) fn change_route(&self, r: &netns_test_topology::Route, add: bool) -> Result<()> {
         let dev = match &r.kind {
             netns_test_topology::RouteKind::Unicast { dev: Some(d), .. } => {
                 Some(self.interface(d)?.index)
@@ -521,9 +521,9 @@ impl Node {
         };
         let text = r.to_string();
         self.request(if add {
-            crate::build::add_route(&r, dev, text)
+            crate::build::add_route(r, dev, text)
         } else {
-            crate::build::del_route(&r, dev, text)
+            crate::build::del_route(r, dev, text)
         })
     }
 }

@@ -203,32 +203,26 @@ impl Relinked {
         step: &Step,
         outcome: StepOutcome,
     ) -> StepOutcome {
-        let link_of = |end: &str| {
-            topo.links.iter().position(|l| {
-                l.ends
-                    .iter()
-                    .any(|e| format!("{}:{}", e.node, e.iface) == end)
-            })
-        };
         match (step, &outcome) {
             (Step::Link(l), StepOutcome::Passed { .. }) => {
                 let end = format!("{}:{}", l.node, l.iface);
                 self.ends.retain(|(_, e)| *e != end);
-                if l.up && link_of(&end).is_some() {
+                if l.up && topo.link_with_end(&end).is_some() {
                     self.ends.push((index + 1, end));
                 }
             }
             // A link cut again, or back whole: what follows is not the `link` step's.
             (Step::Restore(end) | Step::Cut(end), StepOutcome::Passed { .. }) => {
-                let link = link_of(end);
-                self.ends.retain(|(_, e)| link_of(e) != link);
+                let link = topo.link_with_end(end);
+                self.ends.retain(|(_, e)| topo.link_with_end(e) != link);
             }
             (Step::Partition(side), StepOutcome::Passed { .. }) => {
                 let crosses = |i: usize| {
                     let inside = topo.links[i].ends.iter().filter(|e| side.contains(&e.node));
                     inside.count() == 1
                 };
-                self.ends.retain(|(_, e)| !link_of(e).is_some_and(crosses));
+                self.ends
+                    .retain(|(_, e)| !topo.link_with_end(e).is_some_and(crosses));
             }
             (Step::Heal, StepOutcome::Passed { .. }) => self.ends.clear(),
             (

@@ -58,17 +58,11 @@ pub(super) fn run(net: &Net, step: &Step) -> StepOutcome {
             } else {
                 ("removed", "gone from")
             };
-            let route = r.route.to_string();
+            let route = &r.route;
             outcome(
                 format!("{route} {verb} in {}", r.node),
                 net.try_node(&r.node)
-                    .and_then(|n| {
-                        if r.add {
-                            n.add_route(&route)
-                        } else {
-                            n.remove_route(&route)
-                        }
-                    })
+                    .and_then(|n| n.change_route(route, r.add))
                     .map(|()| format!("{route} is {done} {}'s routes", r.node)),
             )
         }
