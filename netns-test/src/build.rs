@@ -455,8 +455,8 @@ fn one_queue_each_way(msg: &mut LinkMessage) {
 /// `ip addr add NET dev IFACE`. An IPv6 address is added tentative, as by `ip`: the
 /// kernel's addrconf work joins its solicited-node group and then clears the flag
 /// (at once where duplicate address detection is off, as in every node of a topology
-/// that uses IPv6), so the flag says when the address answers neighbour solicitations
-/// (see [`Netlink::wait_v6_usable`]). `nodad` would skip the flag but not the wait.
+/// that uses IPv6) and then puts in its local route (see [`Netlink::wait_v6_usable`],
+/// which waits for both). `nodad` would skip the flag but not the work.
 pub(crate) fn add_address(iface: &str, index: u32, net: &IpNet) -> Request {
     let msg = match net.addr() {
         IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
@@ -1073,23 +1073,20 @@ fn wait_until_up(nodes: &mut [BuiltNode], mut pending: Vec<Vec<Pending<'_>>>) ->
     Ok(())
 }
 
-/// Waits until no IPv6 address on the interfaces `links[node]` is tentative
-/// ([`Netlink::wait_v6_usable`]): duplicate address detection is off in a topology
-/// that uses IPv6, but clearing the flag is the kernel's addrconf work, which runs
-/// after the link's own and joins the address's solicited-node group first.
+/// Waits until every IPv6 address on the interfaces `links[node]` is usable
+/// ([`Netlink::wait_v6_usable`]: not tentative, and with its local route):
+/// duplicate address detection is off in a topology that uses IPv6, but the kernel's
+/// addrconf work, which runs after the link's own, still has to join each address's
+/// solicited-node group, clear its flag and put in its local route.
 fn wait_until_v6_usable(nodes: &mut [BuiltNode], links: &[Vec<u32>]) -> Result<()> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
     for (node, indexes) in nodes.iter_mut().zip(links) {
         if indexes.is_empty() {
             continue;
         }
-        node.nl.wait_v6_usable(indexes, deadline).map_err(|e| {
-            Error::io(
-                Some(&node.name),
-                "waiting for its IPv6 addresses to leave the tentative state (`ip -6 addr show`)",
-                e,
-            )
-        })?;
+        node.nl
+            .wait_v6_usable(indexes, deadline)
+            .map_err(|e| Error::io(Some(&node.name), crate::netlink::WAITING_V6, e))?;
     }
     Ok(())
 }

@@ -126,14 +126,7 @@ impl Net {
             let deadline = Instant::now() + UP_TIMEOUT;
             for (node, index) in waited {
                 node.netlink(|nl| nl.wait_v6_usable(&[index], deadline))
-                    .map_err(|e| {
-                        Error::io(
-                            Some(node.name()),
-                            "waiting for its IPv6 addresses to leave the tentative state \
-                             (`ip -6 addr show`)",
-                            e,
-                        )
-                    })?;
+                    .map_err(|e| Error::io(Some(node.name()), crate::netlink::WAITING_V6, e))?;
             }
         }
         self.cuts_mut(|c| c.retain(|x| *x != i));

@@ -465,24 +465,37 @@ impl Node {
     }
 
     /// Adds an address to an interface (`ip addr add ADDR dev IFACE`; an IPv6 address
-    /// `nodad`, without duplicate address detection, so that it is not tentative). As
-    /// with `ip`, the call returns before the kernel's addrconf work has joined an IPv6
-    /// address's solicited-node group and put in its local route (usually within a
-    /// millisecond): a neighbour solicitation for it that comes sooner goes unanswered,
-    /// so the first packet to it waits a second for the next one, and a packet for it
-    /// that arrives sooner is answered "no route". Addresses of the topology are
-    /// waited for by the build (and by [`Net::restore_link`]).
+    /// `nodad`, without duplicate address detection, so that it is not tentative).
+    ///
+    /// An IPv6 address is usable when the call returns, as the topology's are when the
+    /// body starts: unlike `ip`, the call waits (up to 10 s, usually well under a
+    /// millisecond) for the kernel's addrconf work to join the address's solicited-node
+    /// group and put in its local route. Before that, a neighbour solicitation for it
+    /// goes unanswered, so the first packet to it waits a second for the next one. On
+    /// an interface that is down the route is put in at once, and the address is
+    /// usable when the interface comes up.
+    ///
+    /// ```no_run
+    /// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {
+    /// net.node("ns2").add_address("veth-ns2", "fd00::7/64".parse().unwrap())?;
+    /// net.node("ns1").ping("fd00::7")?;
+    /// # Ok(()) }
+    /// ```
     pub fn add_address(&self, iface: &str, addr: IpNet) -> Result<()> {
         let index = self.interface(iface)?.index;
         let mut req = crate::build::add_address(iface, index, &addr);
-        if let RouteNetlinkMessage::NewAddress(m) = &mut req.msg
-            && addr.addr().is_ipv6()
-        {
+        if !addr.addr().is_ipv6() {
+            return self.request(req);
+        }
+        if let RouteNetlinkMessage::NewAddress(m) = &mut req.msg {
             m.attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
             req.what.push_str(" nodad");
         }
-        self.request(req)
+        self.request(req)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        self.netlink(|nl| nl.wait_v6_usable(&[index], deadline))
+            .map_err(|e| Error::io(Some(&self.name), crate::netlink::WAITING_V6, e))
     }
 
     /// Adds a route to this node (`ip route add ROUTE`), written as in a topology

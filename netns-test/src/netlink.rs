@@ -17,6 +17,7 @@ use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::LinkMessage;
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 /// One request and what it stands for, in `ip` terms, for error messages.
@@ -58,15 +59,24 @@ pub(crate) struct Netlink {
     link_events: Vec<LinkMessage>,
     /// Whether the socket has joined `RTNLGRP_LINK` (see [`Netlink::take_link_events`]).
     watching: bool,
-    /// IPv6 address notifications (`RTNLGRP_IPV6_IFADDR`, joined only in
-    /// [`Netlink::wait_v6_usable`]) since the last look.
-    addr_events: usize,
+    /// IPv6 address and route notifications (`RTNLGRP_IPV6_IFADDR`,
+    /// `RTNLGRP_IPV6_ROUTE`, joined only in [`Netlink::wait_v6_usable`]) since the last
+    /// look.
+    v6_events: usize,
 }
 
 /// The rtnetlink multicast group of link changes.
 const RTNLGRP_LINK: u32 = 1;
 /// The rtnetlink multicast group of IPv6 address changes.
 const RTNLGRP_IPV6_IFADDR: u32 = 9;
+/// The rtnetlink multicast group of IPv6 route changes.
+const RTNLGRP_IPV6_ROUTE: u32 = 11;
+/// The local routing table (`ip route show table local`).
+const RT_TABLE_LOCAL: u32 = 255;
+
+/// What a caller of [`Netlink::wait_v6_usable`] was doing, for its error.
+pub(crate) const WAITING_V6: &str = "waiting for its IPv6 addresses to be usable \
+     (`ip -6 addr show`, `ip -6 route show table local`)";
 
 const SEND_CHUNK: usize = 128 * 1024;
 
@@ -89,7 +99,7 @@ impl Netlink {
             buf: Vec::new(),
             link_events: Vec::new(),
             watching: false,
-            addr_events: 0,
+            v6_events: 0,
         })
     }
 
@@ -175,8 +185,10 @@ impl Netlink {
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
                         self.link_events.push(l);
                     }
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(_)) => {
-                        self.addr_events += 1;
+                    NetlinkPayload::InnerMessage(
+                        RouteNetlinkMessage::NewAddress(_) | RouteNetlinkMessage::NewRoute(_),
+                    ) => {
+                        self.v6_events += 1;
                     }
                     _ => {}
                 }
@@ -216,63 +228,111 @@ impl Netlink {
         }
     }
 
-    /// Waits until no IPv6 address on the links `indexes` is tentative; past
-    /// `deadline`, fails with `TimedOut`, naming the addresses still tentative.
+    /// Waits until every IPv6 address on the links `indexes` is usable: not tentative,
+    /// and with its local route in (`local ADDR` in table `local`). Past `deadline`,
+    /// fails with `TimedOut`, naming the addresses still waited for.
     ///
-    /// A new address, and every address of a link whose carrier just came on, stays
-    /// tentative until the kernel's addrconf work has run for it, even with duplicate
-    /// address detection off: that work, asynchronous and separate from the link's own,
-    /// joins the address's solicited-node group and clears the flag. Until then a
-    /// neighbour solicitation for the address goes unanswered, and the first packet to
-    /// it waits for the next one, a second later. The socket joins
-    /// `RTNLGRP_IPV6_IFADDR` before it first asks (`ip -6 addr show`), and asks again
-    /// on every notification and every 200 ms; it leaves the group when done (see
+    /// Both are the kernel's addrconf work, asynchronous and separate from the link's
+    /// own or the address's `RTM_NEWADDR`: for each address it joins the solicited-node
+    /// group, clears the tentative flag (set on a new address, and on every address of
+    /// a link whose carrier just came on, even with duplicate address detection off;
+    /// never on a `nodad` one), announces the address, and only then puts in its local
+    /// route. Until the group is joined a neighbour solicitation for the address goes
+    /// unanswered, and the first packet to it waits for the next one, a second later;
+    /// until the route is in, a packet for it is not delivered. Waiting for the route
+    /// waits for all of it. The socket joins `RTNLGRP_IPV6_IFADDR` and
+    /// `RTNLGRP_IPV6_ROUTE` before it first asks (`ip -6 addr show`, then `ip -6 route
+    /// show table local` once nothing is tentative), and asks again on every
+    /// notification and every 200 ms; it leaves the groups when done (see
     /// [`Netlink::take_link_events`] for why a group is joined only while waiting). An
     /// address whose detection failed is not waited for: it stays as it is.
     pub(crate) fn wait_v6_usable(&mut self, indexes: &[u32], deadline: Instant) -> io::Result<()> {
         self.sock.add_membership(RTNLGRP_IPV6_IFADDR)?;
-        let waited = self.tentative_until(indexes, deadline);
+        let joined = self.sock.add_membership(RTNLGRP_IPV6_ROUTE);
+        let waited = joined.and_then(|()| self.unusable_until(indexes, deadline));
+        let _ = self.sock.drop_membership(RTNLGRP_IPV6_ROUTE);
         let _ = self.sock.drop_membership(RTNLGRP_IPV6_IFADDR);
-        let tentative = waited?;
-        if tentative.is_empty() {
-            return Ok(());
-        }
-        let addrs: Vec<String> = tentative.iter().map(Ipv6Addr::to_string).collect();
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("still tentative: {}", addrs.join(", ")),
-        ))
+        let (tentative, unrouted) = waited?;
+        let list = |addrs: Vec<Ipv6Addr>| -> String {
+            let addrs: Vec<String> = addrs.iter().map(Ipv6Addr::to_string).collect();
+            addrs.join(", ")
+        };
+        let why = match (tentative.is_empty(), unrouted.is_empty()) {
+            (true, true) => return Ok(()),
+            (false, _) => format!("still tentative: {}", list(tentative)),
+            (true, false) => format!("still without their local route: {}", list(unrouted)),
+        };
+        Err(io::Error::new(io::ErrorKind::TimedOut, why))
     }
 
-    /// The addresses of [`Netlink::wait_v6_usable`] still tentative when none is any
-    /// more or `deadline` has passed, once the socket has joined the group.
-    fn tentative_until(&mut self, indexes: &[u32], deadline: Instant) -> io::Result<Vec<Ipv6Addr>> {
-        self.addr_events = 0;
+    /// The addresses of [`Netlink::wait_v6_usable`] still tentative, and those not
+    /// tentative but without their local route, when all are usable or `deadline` has
+    /// passed, once the socket has joined the groups.
+    fn unusable_until(
+        &mut self,
+        indexes: &[u32],
+        deadline: Instant,
+    ) -> io::Result<(Vec<Ipv6Addr>, Vec<Ipv6Addr>)> {
+        self.v6_events = 0;
         let mut last_ask: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            if self.addr_events > 0 || last_ask.is_none_or(|t| now - t > Duration::from_millis(200))
-            {
-                self.addr_events = 0;
+            if self.v6_events > 0 || last_ask.is_none_or(|t| now - t > Duration::from_millis(200)) {
+                self.v6_events = 0;
                 last_ask = Some(now);
                 let mut ask = AddressMessage::default();
                 ask.header.family = AddressFamily::Inet6;
-                let tentative: Vec<Ipv6Addr> = self
-                    .dump(RouteNetlinkMessage::GetAddress(ask))?
-                    .iter()
-                    .filter_map(|m| match m {
+                let mut tentative = Vec::new();
+                let mut settled = Vec::new();
+                for m in self.dump(RouteNetlinkMessage::GetAddress(ask))? {
+                    match m {
                         RouteNetlinkMessage::NewAddress(a) if indexes.contains(&a.header.index) => {
-                            tentative_v6(a)
+                            match v6_state(&a) {
+                                Some((addr, V6State::Tentative)) => tentative.push(addr),
+                                Some((addr, V6State::Settled)) => settled.push(addr),
+                                _ => {}
+                            }
                         }
-                        _ => None,
-                    })
-                    .collect();
-                if tentative.is_empty() || now >= deadline {
-                    return Ok(tentative);
+                        _ => {}
+                    }
+                }
+                let unrouted = if tentative.is_empty() && !settled.is_empty() {
+                    let local = self.local_v6_routes()?;
+                    settled.retain(|a| !local.contains(a));
+                    settled
+                } else {
+                    Vec::new()
+                };
+                if (tentative.is_empty() && unrouted.is_empty()) || now >= deadline {
+                    return Ok((tentative, unrouted));
                 }
             }
             self.wait_events(Duration::from_millis(50))?;
         }
+    }
+
+    /// The IPv6 addresses with a local route in table `local` (`ip -6 route show table
+    /// local`, its `local ADDR` lines).
+    fn local_v6_routes(&mut self) -> io::Result<Vec<Ipv6Addr>> {
+        let mut ask = RouteMessage::default();
+        ask.header.address_family = AddressFamily::Inet6;
+        let routes = self.dump(RouteNetlinkMessage::GetRoute(ask))?;
+        Ok(routes
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r)
+                    if r.header.kind == RouteType::Local
+                        && r.header.destination_prefix_length == 128
+                        && route_table(r) == RT_TABLE_LOCAL =>
+                {
+                    r.attributes.iter().find_map(|at| match at {
+                        RouteAttribute::Destination(RouteAddress::Inet6(a)) => Some(*a),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// Sends `reqs` and waits for all their acknowledgements.
@@ -344,9 +404,22 @@ impl Netlink {
     }
 }
 
-/// The address of `a` if it is an IPv6 address still tentative (and not one whose
-/// duplicate address detection failed).
-fn tentative_v6(a: &AddressMessage) -> Option<Ipv6Addr> {
+/// Where an IPv6 address stands for [`Netlink::wait_v6_usable`].
+enum V6State {
+    /// Tentative: its addrconf work has not run yet.
+    Tentative,
+    /// Neither tentative nor failed: its local route is to be checked.
+    Settled,
+    /// Its duplicate address detection failed: not waited for.
+    Failed,
+}
+
+/// The address of `a`, if it is an IPv6 address, with where it stands.
+fn v6_state(a: &AddressMessage) -> Option<(Ipv6Addr, V6State)> {
+    let addr = a.attributes.iter().find_map(|at| match at {
+        AddressAttribute::Address(std::net::IpAddr::V6(v6)) => Some(*v6),
+        _ => None,
+    })?;
     let flags = a
         .attributes
         .iter()
@@ -355,12 +428,26 @@ fn tentative_v6(a: &AddressMessage) -> Option<Ipv6Addr> {
             _ => None,
         })
         .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(a.header.flags.bits())));
-    let waiting =
-        flags.contains(AddressFlags::Tentative) && !flags.contains(AddressFlags::Dadfailed);
-    a.attributes.iter().find_map(|at| match at {
-        AddressAttribute::Address(std::net::IpAddr::V6(v6)) if waiting => Some(*v6),
-        _ => None,
-    })
+    let state = if flags.contains(AddressFlags::Dadfailed) {
+        V6State::Failed
+    } else if flags.contains(AddressFlags::Tentative) {
+        V6State::Tentative
+    } else {
+        V6State::Settled
+    };
+    Some((addr, state))
+}
+
+/// The table of route `r`: its `RTA_TABLE` attribute, which holds tables past 255,
+/// or else its header's.
+fn route_table(r: &RouteMessage) -> u32 {
+    r.attributes
+        .iter()
+        .find_map(|at| match at {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(r.header.table))
 }
 
 /// Extracts `NLMSGERR_ATTR_MSG` from an error payload (after the capped original

@@ -201,6 +201,37 @@ fn a_bridges_ipv6_address_is_usable_when_the_body_starts(net: &Net) {
     assert_eq!(reply.from.to_string(), "fd01::1");
 }
 
+/// An IPv6 address added at run time answers the first packet sent to it right after
+/// `add_address` returns: no lost neighbour solicitation, no "no route" from the
+/// node. Twenty addresses, each pinged once at once, so that a call returning before
+/// the kernel's addrconf work has run for its address fails here.
+#[netns_test(topology = r#"
+[nodes.ns1]
+[nodes.ns2]
+[[links]]
+endpoints = [{ iface = "ns1:eth0", addresses = "fd00::1/64" }, { iface = "ns2:eth0", addresses = "fd00::2/64" }]
+"#)]
+fn an_ipv6_address_added_at_run_time_answers_at_once(net: &Net) {
+    let quick = netns_test::PingOptions::default().timeout(std::time::Duration::from_millis(300));
+    for n in 0x10..0x24 {
+        let addr = format!("fd00::{n:x}");
+        net.node("ns2")
+            .add_address("eth0", format!("{addr}/64").parse().unwrap())
+            .unwrap();
+        let reply = net.node("ns1").ping_with(addr.as_str(), quick);
+        assert_eq!(reply.unwrap().from.to_string(), addr);
+    }
+    // On an interface that is down the call does not wait (and time out) for an up
+    // that would make the address usable: the kernel puts its local route in at once,
+    // and the address answers once the interface is up again.
+    let ns2 = net.node("ns2");
+    ns2.set_link_up("eth0", false).unwrap();
+    ns2.add_address("eth0", "fd00::30/64".parse().unwrap())
+        .unwrap();
+    ns2.set_link_up("eth0", true).unwrap();
+    net.node("ns1").ping("fd00::30").unwrap();
+}
+
 #[netns_test(topology = "../fixtures/s1.toml")]
 fn unknown_nodes_are_a_clear_error(net: &Net) {
     let err = net.try_node("ns9").unwrap_err();

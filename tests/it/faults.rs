@@ -247,9 +247,7 @@ fn routes_are_removed_and_added_at_run_time(net: &Net) {
 }
 
 /// The same for IPv6: a route to an address of ns2 outside the link's prefix appears
-/// and goes. (The address is the topology's, which the build waits to be usable; one
-/// added at run time gets its local route from the kernel's addrconf work a moment
-/// later.)
+/// and goes.
 #[netns_test(topology = r#"
 [nodes.ns1]
 [nodes.ns2]
