@@ -472,8 +472,9 @@ impl Node {
     /// millisecond) for the kernel's addrconf work to join the address's solicited-node
     /// group and put in its local route. Before that, a neighbour solicitation for it
     /// goes unanswered, so the first packet to it waits a second for the next one. On
-    /// an interface that is down the route is put in at once, and the address is
-    /// usable when the interface comes up.
+    /// an interface that is down the route is put in at once and the call does not
+    /// wait; the kernel finishes with the address when the interface comes up
+    /// ([`Net::restore_link`] waits for that, [`Node::set_link_up`] does not).
     ///
     /// ```no_run
     /// # fn body(net: &netns_test::Net) -> netns_test::Result<()> {

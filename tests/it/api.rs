@@ -222,14 +222,15 @@ fn an_ipv6_address_added_at_run_time_answers_at_once(net: &Net) {
         assert_eq!(reply.unwrap().from.to_string(), addr);
     }
     // On an interface that is down the call does not wait (and time out) for an up
-    // that would make the address usable: the kernel puts its local route in at once,
-    // and the address answers once the interface is up again.
-    let ns2 = net.node("ns2");
-    ns2.set_link_up("eth0", false).unwrap();
-    ns2.add_address("eth0", "fd00::30/64".parse().unwrap())
+    // that would make the address usable: the kernel puts its local route in at once.
+    // The address answers once the link is restored, which waits for it too.
+    net.cut_link("ns2:eth0").unwrap();
+    net.node("ns2")
+        .add_address("eth0", "fd00::30/64".parse().unwrap())
         .unwrap();
-    ns2.set_link_up("eth0", true).unwrap();
-    net.node("ns1").ping("fd00::30").unwrap();
+    net.restore_link("ns2:eth0").unwrap();
+    let reply = net.node("ns1").ping_with("fd00::30", quick).unwrap();
+    assert_eq!(reply.from.to_string(), "fd00::30");
 }
 
 #[netns_test(topology = "../fixtures/s1.toml")]
