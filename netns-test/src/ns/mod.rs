@@ -147,6 +147,10 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// The name a process of [`release_in_child`] takes once it holds only what it
+/// releases.
+pub(crate) const RELEASING: &std::ffi::CStr = c"netns-release";
+
 /// Forks a process that keeps only `fds` (its copy of every other descriptor,
 /// standard streams included, is closed at once, so nobody waiting for this process's
 /// output waits for it), closes them one by one, and ends; this process closes its own
@@ -156,18 +160,23 @@ pub(crate) fn exit_now(code: i32) -> ! {
 ///
 /// Meant for descriptors whose release waits (a packet socket's for an RCU grace
 /// period), in a process about to end, which then need not wait for it. It may have
-/// other threads: the child only closes descriptors and exits.
+/// other threads: the child only closes descriptors, names itself and exits.
+///
+/// Once it holds nothing but `fds`, the child takes the name [`RELEASING`] (what
+/// `ps` and `/proc/PID/comm` show; its command line stays the test binary's), so that
+/// someone looking at the machine can tell it from a process of the test, and tell
+/// whether it has closed the rest yet.
 pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<OwnedFd>> {
     let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
     let mut keep: Vec<u32> = raw.iter().filter_map(|&f| u32::try_from(f).ok()).collect();
     keep.sort_unstable();
-    // SAFETY: the child makes only async-signal-safe calls (close_range, close, _exit)
+    // SAFETY: the child makes only async-signal-safe calls (close_range, prctl, close, _exit)
     // on memory made before the fork, so the state of other threads' locks does not
     // matter; it never returns from this block.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        // SAFETY: close_range and close on the child's own descriptor table; _exit
-        // never returns.
+        // SAFETY: close_range and close on the child's own descriptor table; prctl
+        // reads a static string; _exit never returns.
         unsafe {
             let mut from = 0u32;
             for &k in &keep {
@@ -177,6 +186,14 @@ pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<Own
                 from = k.saturating_add(1);
             }
             libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32);
+            libc::syscall(
+                libc::SYS_prctl,
+                libc::PR_SET_NAME,
+                RELEASING.as_ptr(),
+                0usize,
+                0usize,
+                0usize,
+            );
             // One by one while the process is whole (it shows as the same program
             // until it is done), rather than left to its exit.
             for f in &raw {
