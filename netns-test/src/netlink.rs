@@ -71,12 +71,10 @@ const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_IPV6_IFADDR: u32 = 9;
 /// The rtnetlink multicast group of IPv6 route changes.
 const RTNLGRP_IPV6_ROUTE: u32 = 11;
-/// The local routing table (`ip route show table local`).
-const RT_TABLE_LOCAL: u32 = 255;
 
 /// What a caller of [`Netlink::wait_v6_usable`] was doing, for its error.
 pub(crate) const WAITING_V6: &str = "waiting for its IPv6 addresses to be usable \
-     (`ip -6 addr show`, `ip -6 route show table local`)";
+     (`ip -6 addr show`, `ip -6 route show table all`)";
 
 const SEND_CHUNK: usize = 128 * 1024;
 
@@ -229,7 +227,7 @@ impl Netlink {
     }
 
     /// Waits until every IPv6 address on the links `indexes` is usable: not tentative,
-    /// and with its local route in (`local ADDR` in table `local`). Past `deadline`,
+    /// and with its local route in (`local ADDR`, in table `local`). Past `deadline`,
     /// fails with `TimedOut`, naming the addresses still waited for.
     ///
     /// Both are the kernel's addrconf work, asynchronous and separate from the link's
@@ -242,7 +240,7 @@ impl Netlink {
     /// until the route is in, a packet for it is not delivered. Waiting for the route
     /// waits for all of it. The socket joins `RTNLGRP_IPV6_IFADDR` and
     /// `RTNLGRP_IPV6_ROUTE` before it first asks (`ip -6 addr show`, then `ip -6 route
-    /// show table local` once nothing is tentative), and asks again on every
+    /// show table all` once nothing is tentative), and asks again on every
     /// notification and every 200 ms; it leaves the groups when done (see
     /// [`Netlink::take_link_events`] for why a group is joined only while waiting). An
     /// address whose detection failed is not waited for: it stays as it is.
@@ -311,8 +309,9 @@ impl Netlink {
         }
     }
 
-    /// The IPv6 addresses with a local route in table `local` (`ip -6 route show table
-    /// local`, its `local ADDR` lines).
+    /// The IPv6 addresses with a local route (`ip -6 route show table all`, its `local
+    /// ADDR` lines: in table `local`, or in a VRF's table for an address on one of its
+    /// ports).
     fn local_v6_routes(&mut self) -> io::Result<Vec<Ipv6Addr>> {
         let mut ask = RouteMessage::default();
         ask.header.address_family = AddressFamily::Inet6;
@@ -322,8 +321,7 @@ impl Netlink {
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewRoute(r)
                     if r.header.kind == RouteType::Local
-                        && r.header.destination_prefix_length == 128
-                        && route_table(r) == RT_TABLE_LOCAL =>
+                        && r.header.destination_prefix_length == 128 =>
                 {
                     r.attributes.iter().find_map(|at| match at {
                         RouteAttribute::Destination(RouteAddress::Inet6(a)) => Some(*a),
@@ -436,18 +434,6 @@ fn v6_state(a: &AddressMessage) -> Option<(Ipv6Addr, V6State)> {
         V6State::Settled
     };
     Some((addr, state))
-}
-
-/// The table of route `r`: its `RTA_TABLE` attribute, which holds tables past 255,
-/// or else its header's.
-fn route_table(r: &RouteMessage) -> u32 {
-    r.attributes
-        .iter()
-        .find_map(|at| match at {
-            RouteAttribute::Table(t) => Some(*t),
-            _ => None,
-        })
-        .unwrap_or(u32::from(r.header.table))
 }
 
 /// Extracts `NLMSGERR_ATTR_MSG` from an error payload (after the capped original

@@ -2,7 +2,9 @@
 //! them, their defining behaviour; where it does not, the test fails before the body
 //! runs with one message naming every missing kind and its kernel option. Each victim
 //! is an `#[ignore]`d test of this binary, run filtered, and the outcome is
-//! cross-checked against the kernel's build configuration when it is readable.
+//! cross-checked against the kernel's build configuration when it is readable. The
+//! last test makes a VRF with `ip` at run time (topologies have none) and checks the
+//! same way what `ip` says where the kernel lacks it.
 
 use std::process::Command;
 
@@ -134,4 +136,44 @@ fn tunnels_carry_traffic() {
         ],
         "gre, ipip and sit tunnels carry traffic",
     );
+}
+
+/// An IPv6 address on a port of a VRF gets its local route in the VRF's table, not in
+/// `local`: `Node::add_address` waits for it there too, and the address answers at
+/// once. The VRF is made with `ip` (topologies have no VRFs); where the kernel has
+/// none, `ip` says so, and the kernel's configuration, when readable, agrees.
+#[netns_test::netns_test(topology = r#"
+[nodes.ns1]
+[nodes.ns2]
+[[links]]
+endpoints = [{ iface = "ns1:eth0", addresses = "fd00::1/64" }, { iface = "ns2:eth0", addresses = "fd00::2/64" }]
+"#)]
+fn an_ipv6_address_added_on_a_vrf_port_answers_at_once(net: &netns_test::Net) {
+    let ns2 = net.node("ns2");
+    let ip = |args: &str| {
+        let out = ns2.command("ip").args(args.split(' ')).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (made, err) = ip("link add vrf1 type vrf table 10");
+    if !made {
+        assert!(err.contains("Unknown device type"), "{err}");
+        assert_ne!(kernel_config("CONFIG_NET_VRF"), Some(true), "{err}");
+        println!("no VRF in this kernel: {}", err.trim());
+        return;
+    }
+    for step in ["link set vrf1 up", "link set eth0 master vrf1"] {
+        let (ok, err) = ip(step);
+        assert!(ok, "ip {step}: {err}");
+    }
+    // Joining the VRF cycles eth0 down and up, which drops its IPv6 addresses and
+    // flaps ns1's carrier: restoring the link puts fd00::2 back and waits for both ends.
+    net.restore_link("ns2:eth0").unwrap();
+    ns2.add_address("eth0", "fd00::7/64".parse().unwrap())
+        .unwrap();
+    let quick = netns_test::PingOptions::default().timeout(std::time::Duration::from_millis(300));
+    let reply = net.node("ns1").ping_with("fd00::7", quick).unwrap();
+    assert_eq!(reply.from.to_string(), "fd00::7");
 }
