@@ -202,9 +202,10 @@ fn a_bridges_ipv6_address_is_usable_when_the_body_starts(net: &Net) {
 }
 
 /// An IPv6 address added at run time answers the first packet sent to it right after
-/// `add_address` returns: no lost neighbour solicitation, no "no route" from the
-/// node. Twenty addresses, each pinged once at once, so that a call returning before
-/// the kernel's addrconf work has run for its address fails here.
+/// `add_address` returns: no neighbour solicitation lost, no packet dropped for want
+/// of the address's local route. Twenty addresses, each pinged once at once, so that
+/// a call returning before the kernel's addrconf work has run for its address fails
+/// here (before the fix, two runs in three).
 #[netns_test(topology = r#"
 [nodes.ns1]
 [nodes.ns2]
