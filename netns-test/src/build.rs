@@ -996,8 +996,10 @@ impl PhaseClock {
     }
 }
 
-/// How long the kernel gets to report links up before the build gives up.
-const LINK_UP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the kernel gets to report links up, and IPv6 addresses usable, before the
+/// build, [`Net::restore_link`](crate::Net::restore_link) or
+/// [`Node::add_address`](crate::Node::add_address) gives up.
+pub(crate) const LINK_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn is_up(l: &LinkMessage) -> bool {
     l.attributes

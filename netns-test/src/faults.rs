@@ -13,13 +13,11 @@ use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::link::{LinkAttribute, State};
-use netns_test_topology::{Impairment, Link, RouteKind};
+use netns_test_topology::{Impairment, Link};
 
+use crate::build::LINK_UP_TIMEOUT;
 use crate::error::{Error, MissingFeature, Result};
 use crate::net::{Net, Node};
-
-/// How long a restored link gets to come up.
-const UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Net {
     fn link_of(&self, end: &str) -> Result<usize> {
@@ -112,11 +110,7 @@ impl Net {
                 continue;
             };
             for r in &spec.routes {
-                let dev = match &r.kind {
-                    RouteKind::Unicast { dev: Some(d), .. } => Some(node.interface(d)?.index),
-                    _ => None,
-                };
-                let mut req = crate::build::add_route(r, dev, r.to_string());
+                let mut req = node.route_request(r, true)?;
                 req.flags = NLM_F_CREATE | NLM_F_REPLACE;
                 node.request(req)?;
             }
@@ -124,7 +118,7 @@ impl Net {
         // As after the build: usable IPv6 addresses, not tentative ones (their carrier
         // came back, so the kernel runs its addrconf work for them again).
         if crate::build::uses_v6(self.topology()) {
-            let deadline = Instant::now() + UP_TIMEOUT;
+            let deadline = Instant::now() + LINK_UP_TIMEOUT;
             for (node, index) in waited {
                 node.netlink(|nl| nl.wait_v6_usable(&[index], deadline))
                     .map_err(|e| Error::io(Some(node.name()), crate::netlink::WAITING_V6, e))?;
@@ -249,7 +243,7 @@ impl Node {
     /// Waits, on link notifications, until `iface` is operationally up.
     pub(crate) fn wait_oper_up(&self, iface: &str) -> Result<()> {
         let index = self.interface(iface)?.index;
-        let deadline = Instant::now() + UP_TIMEOUT;
+        let deadline = Instant::now() + LINK_UP_TIMEOUT;
         loop {
             let events = self
                 .netlink(|nl| Ok(nl.take_link_events()))
@@ -267,7 +261,7 @@ impl Node {
                 return Err(Error::Timeout {
                     node: self.name().to_owned(),
                     what: format!("waiting for {iface} to come up"),
-                    after: UP_TIMEOUT,
+                    after: LINK_UP_TIMEOUT,
                 });
             }
             self.netlink(|nl| nl.wait_events(Duration::from_millis(50)))

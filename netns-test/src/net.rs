@@ -494,7 +494,7 @@ impl Node {
             req.what.push_str(" nodad");
         }
         self.request(req)?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + crate::build::LINK_UP_TIMEOUT;
         self.netlink(|nl| nl.wait_v6_usable(&[index], deadline))
             .map_err(|e| Error::io(Some(&self.name), crate::netlink::WAITING_V6, e))
     }
@@ -527,6 +527,16 @@ impl Node {
 
     /// Adds (`add`) or removes the route `r` (see [`Node::add_route`]).
     pub(crate) fn change_route(&self, r: &netns_test_topology::Route, add: bool) -> Result<()> {
+        self.request(self.route_request(r, add)?)
+    }
+
+    /// The request that adds (`add`) or removes the route `r` in this node, its `dev`
+    /// looked up here.
+    pub(crate) fn route_request(
+        &self,
+        r: &netns_test_topology::Route,
+        add: bool,
+    ) -> Result<Request> {
         let dev = match &r.kind {
             netns_test_topology::RouteKind::Unicast { dev: Some(d), .. } => {
                 Some(self.interface(d)?.index)
@@ -534,7 +544,7 @@ impl Node {
             _ => None,
         };
         let text = r.to_string();
-        self.request(if add {
+        Ok(if add {
             crate::build::add_route(r, dev, text)
         } else {
             crate::build::del_route(r, dev, text)
