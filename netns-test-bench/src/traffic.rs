@@ -44,6 +44,9 @@ pub(crate) struct Run {
     pub(crate) captured: u64,
     /// Packets the kernel dropped before the capture read them.
     pub(crate) kernel_drops: u64,
+    /// Packets kept cut to their headers, the traffic running faster than the capture
+    /// keeps whole packets.
+    pub(crate) cut: u64,
 }
 
 /// The test body of scenario `tcp`: bulk TCP from ns1 to ns2 for the seconds in
@@ -285,9 +288,10 @@ pub(crate) fn child_main() {
                 println!("{}", f.trim());
             } else {
                 println!(
-                    "{} captured={captured} kernel_drops={}",
+                    "{} captured={captured} kernel_drops={} cut={}",
                     f.trim(),
-                    kernel_drops(&message)
+                    kernel_drops(&message),
+                    cut(&message)
                 );
             }
             std::process::exit(0)
@@ -316,6 +320,17 @@ fn kernel_drops(report: &str) -> u64 {
         .filter_map(|l| l.strip_prefix("netns-test: the kernel dropped "))
         .filter_map(|l| l.split(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// The count of the report's "N packets kept cut to their first ..." line (0 without
+/// it).
+fn cut(report: &str) -> u64 {
+    report
+        .lines()
+        .filter_map(|l| l.strip_prefix("netns-test: "))
+        .find(|l| l.contains(" kept cut to their first "))
+        .and_then(|l| l.split(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The value of `key=` in a child's line.
@@ -390,6 +405,8 @@ pub(crate) fn measure(what: &str, capture: Capture) -> Result<Run, String> {
         received: value(&line, "received") as u64,
         captured: value(&line, "captured") as u64,
         kernel_drops: value(&line, "kernel_drops") as u64,
+        // dumpcap's lines have no count of cut packets.
+        cut: value(&line, "cut").max(0.0) as u64,
     })
 }
 
@@ -437,11 +454,17 @@ pub(crate) fn report(table: &mut Table, quick: bool) {
                     let gbit = middle(rs.iter().map(|r| r.gbit_s).collect());
                     let captured: u64 = rs.iter().map(|r| r.captured).sum();
                     let drops: u64 = rs.iter().map(|r| r.kernel_drops).sum();
+                    let cut: u64 = rs.iter().map(|r| r.cut).sum();
+                    let cut = if cut > 0 {
+                        format!(", {cut} of them cut to their headers for the rate")
+                    } else {
+                        String::new()
+                    };
                     match c {
                         Capture::Off => format!("{} {gbit:.1} Gbit/s", c.label()),
                         _ => format!(
                             "{} {gbit:.1} Gbit/s, {:.0}% of off ({captured} packets \
-                             captured, {drops} dropped by the kernel)",
+                             captured{cut}, {drops} dropped by the kernel)",
                             c.label(),
                             gbit / off * 100.0
                         ),
@@ -525,6 +548,11 @@ mod tests {
                       be captured\npackets per interface: ns1/veth-ns1 2700";
         assert_eq!(captured(report), Some(5400));
         assert_eq!(kernel_drops(report), 15);
+        assert_eq!(cut(report), 0);
+        let cut_report = "netns-test: the capture's memory cap dropped the oldest 9 \
+                          packets (raise it)\nnetns-test: 4321 packets kept cut to their \
+                          first 256 bytes: the traffic ran faster";
+        assert_eq!(cut(cut_report), 4321);
         assert_eq!(captured("Error: MEASURE gbit_s=12.5"), None);
         let line = "gbit_s=12.500 captured=5400 kernel_drops=15";
         assert_eq!(value(line, "gbit_s"), 12.5);

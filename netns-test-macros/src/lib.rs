@@ -129,7 +129,7 @@ use proc_macro::TokenStream;
 /// | `timeout`       | `"30s"`, `"500ms"`, `"2m"`, or `"none"`                | 60 s    |
 /// | `capture`       | `"on-failure"`, `"always"` or `"never"`                | on-failure |
 /// | `snaplen`       | bytes kept of each captured packet, 64 to 262144       | 262144  |
-/// | `capture_limit` | memory for the capture, e.g. `"32MiB"`; oldest dropped | 32 MiB  |
+/// | `capture_limit` | memory for the capture, e.g. `"32MiB"`; oldest dropped (and whole packets a second, below) | 32 MiB  |
 /// | `summary`       | how many packets the failure message lists             | 20      |
 ///
 /// Each option but `topology` can also be set for every test with an environment
@@ -139,6 +139,15 @@ use proc_macro::TokenStream;
 /// Against `capture_limit` each packet counts the bytes kept of it plus 64 for its
 /// bookkeeping, so a limit of 1 MiB holds about 8,000 minimal frames of 64 bytes, or
 /// 15 segments of 64 KiB.
+///
+/// `capture_limit` is also how fast the capture keeps whole packets: as many bytes a
+/// second, and bursts of as many at once. Traffic faster than that (bulk TCP, say) is
+/// kept cut to each packet's first 256 bytes, every header and the start of the
+/// payload, until the rate allows whole packets again; the failure message and the
+/// file say how many were cut. Copying every byte of bulk traffic once more cost it a
+/// third of its throughput on a veth, and the memory cap would keep only its last
+/// milliseconds anyway; cut, the trace covers its every header for far longer. A test
+/// that moves a few MiB keeps them whole; to keep more whole, raise `capture_limit`.
 ///
 /// ```ignore
 /// #[netns_test(topology = "fixtures/pair.toml", timeout = "5s", capture = "always")]

@@ -104,31 +104,46 @@ mod victims {
         (i * 7 % 251) as u8
     }
 
-    /// Sends 300 kB over TCP from ns1 to ns2 (in segments of up to 64 KiB on the veth)
-    /// and fails.
+    /// Sends `len` bytes of the long message over TCP from ns1 to ns2 (in segments of
+    /// up to 64 KiB on the veth) and fails.
+    fn send_long_message_and_fail(net: &Net, len: usize) {
+        let listener = net
+            .node("ns2")
+            .run(|| TcpListener::bind("192.168.1.2:7001"))
+            .unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            conn.read_to_end(&mut got).unwrap();
+            got.len()
+        });
+        let mut client = net
+            .node("ns1")
+            .run(|| TcpStream::connect("192.168.1.2:7001"))
+            .unwrap();
+        let message: Vec<u8> = (0..len).map(long_message_byte).collect();
+        client.write_all(&message).unwrap();
+        drop(client);
+        assert_eq!(reader.join().unwrap(), message.len());
+        panic!("victim failed on purpose");
+    }
+
+    /// 300 kB: a burst well under the default memory cap, so kept whole.
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by capture checks"]
     fn sends_a_long_message_and_fails(net: &Net) {
         if active() {
-            let listener = net
-                .node("ns2")
-                .run(|| TcpListener::bind("192.168.1.2:7001"))
-                .unwrap();
-            let reader = std::thread::spawn(move || {
-                let (mut conn, _) = listener.accept().unwrap();
-                let mut got = Vec::new();
-                conn.read_to_end(&mut got).unwrap();
-                got.len()
-            });
-            let mut client = net
-                .node("ns1")
-                .run(|| TcpStream::connect("192.168.1.2:7001"))
-                .unwrap();
-            let message: Vec<u8> = (0..300_000).map(long_message_byte).collect();
-            client.write_all(&message).unwrap();
-            drop(client);
-            assert_eq!(reader.join().unwrap(), message.len());
-            panic!("victim failed on purpose");
+            send_long_message_and_fail(net, 300_000);
+        }
+    }
+
+    /// 16 MB with a memory cap of 1 MiB, so whole packets at up to 1 MiB a second: the
+    /// capture keeps most of them cut.
+    #[netns_test(topology = "../fixtures/s1.toml", capture_limit = "1MiB")]
+    #[ignore = "run by capture checks"]
+    fn sends_bulk_past_the_whole_packet_rate_and_fails(net: &Net) {
+        if active() {
+            send_long_message_and_fail(net, 16_000_000);
         }
     }
 
@@ -670,24 +685,16 @@ fn tcp_payload(frame: &[u8]) -> Option<&[u8]> {
     frame.get(tcp..)
 }
 
-#[test]
-fn long_packets_are_kept_byte_for_byte() {
-    let run = VictimRun::new("sends_a_long_message_and_fails", &[]);
-    run.assert_failed_with("victim failed on purpose");
-    let trace = run.trace();
-    // Every byte of every captured segment is the message's next byte: each is 7 more
-    // than the one before, modulo 251.
-    let mut long = 0;
+/// The TCP frames of the long message in `trace`, checked byte for byte (each payload
+/// byte is 7 more than the one before, modulo 251); per frame its interface, the
+/// length it had (from its IPv4 header: a GSO packet's says its whole length) and the
+/// length kept.
+fn long_message_frames(trace: &Trace) -> Vec<(&str, usize, usize)> {
+    let mut frames = Vec::new();
     for (iface, _, frame) in &trace.packets {
         let Some(payload) = tcp_payload(frame) else {
             continue;
         };
-        // Whole: as long as its IPv4 header says (a GSO packet's says its whole length).
-        let ip_len = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-        assert_eq!(frame.len(), 14 + ip_len, "{iface}: a frame kept in part");
-        if payload.len() > 8192 {
-            long += 1;
-        }
         for (j, w) in payload.windows(2).enumerate() {
             assert_eq!(
                 u16::from(w[1]),
@@ -699,11 +706,80 @@ fn long_packets_are_kept_byte_for_byte() {
         if let Some(&first) = payload.first() {
             assert!(first < 251, "{iface}: a payload byte the message never had");
         }
+        let ip_len = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+        frames.push((iface.as_str(), 14 + ip_len, frame.len()));
     }
+    frames
+}
+
+#[test]
+fn long_packets_are_kept_byte_for_byte() {
+    let run = VictimRun::new("sends_a_long_message_and_fails", &[]);
+    run.assert_failed_with("victim failed on purpose");
+    assert!(!run.text.contains("kept cut"), "{}", run.text);
+    let trace = run.trace();
+    let frames = long_message_frames(&trace);
+    for (iface, len, kept) in &frames {
+        assert_eq!(kept, len, "{iface}: a frame kept in part");
+    }
+    let long = frames.iter().filter(|(_, len, _)| *len > 8192).count();
     assert!(
         long >= 4,
         "expected segments of over 8 KiB on both veth ends, found {long}"
     );
+}
+
+#[test]
+fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
+    let run = VictimRun::new("sends_bulk_past_the_whole_packet_rate_and_fails", &[]);
+    run.assert_failed_with("victim failed on purpose");
+    let t = &run.text;
+    let said = " packets kept cut to their first 256 bytes: the traffic ran faster than the \
+                capture keeps whole packets (1 MiB a second, and bursts of as much: the memory \
+                cap's worth; raise it with `capture_limit";
+    let cut: u64 = t
+        .split(said)
+        .next()
+        .filter(|before| before.len() < t.len())
+        .and_then(|before| before.rsplit("netns-test: ").next()?.parse().ok())
+        .unwrap_or_else(|| panic!("a count of packets kept cut: {t}"));
+    // The file says the same, per interface: the two veth ends.
+    let per_iface: Vec<u64> = run
+        .trace()
+        .comments
+        .iter()
+        .filter(|c| c.contains(" kept cut to their first 256 bytes"))
+        .map(|c| {
+            c.split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(per_iface.len(), 2, "{:?}", run.trace().comments);
+    assert_eq!(per_iface.iter().sum::<u64>(), cut);
+    // 16 MB seen on both ends is 32 MB; whole packets are at most 1 MiB and 1 MiB a
+    // second of it.
+    assert!(cut > 100, "only {cut} packets cut");
+    let trace = run.trace();
+    let frames = long_message_frames(&trace);
+    // Every frame kept has every header and the start of its payload, which follows
+    // the message's bytes (checked above); the long ones are cut to 256 bytes, or whole.
+    let in_file = frames
+        .iter()
+        .filter(|(_, len, kept)| *len > 256 && *kept == 256)
+        .count();
+    assert!(in_file > 0, "no frame in the file is cut: {frames:?}");
+    assert!(
+        in_file as u64 <= cut,
+        "{in_file} cut in the file, {cut} said"
+    );
+    for (iface, len, kept) in &frames {
+        assert!(
+            kept == len || *kept == 256,
+            "{iface}: {kept} of {len} bytes kept"
+        );
+    }
 }
 
 #[test]

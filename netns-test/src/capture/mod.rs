@@ -30,6 +30,27 @@ pub(crate) fn packets(n: u64) -> String {
     format!("{n} packet{}", crate::plural(n))
 }
 
+/// "32 MiB", "4 KiB", "1000 bytes": a byte count as a user writes `capture_limit`.
+pub(crate) fn size(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} byte{}", crate::plural(bytes))
+}
+
+/// What the trace says of packets kept cut for the rate, after "N packets": the rest
+/// of the sentence but the closing parenthesis, which the caller gives with its advice.
+pub(crate) fn cut_for_the_rate(limit: u64) -> String {
+    format!(
+        "kept cut to their first {} bytes: the traffic ran faster than the capture keeps \
+         whole packets ({} a second, and bursts of as much: the memory cap's worth",
+        engine::HEADERS,
+        size(limit)
+    )
+}
+
 /// The parent's side of one test's capture.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -128,5 +149,18 @@ impl Session {
             println!("{}", text.lines().next().unwrap_or_default());
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_as_a_user_writes_them() {
+        assert_eq!(super::size(32 << 20), "32 MiB");
+        assert_eq!(super::size(4096), "4 KiB");
+        assert_eq!(super::size(3 << 30), "3 GiB");
+        assert_eq!(super::size(1000), "1000 bytes");
+        assert_eq!(super::size((1 << 20) + 1), "1048577 bytes");
+        assert_eq!(super::size(1), "1 byte");
     }
 }

@@ -144,7 +144,15 @@ fn missing<'a>(trace: &'a Trace, iface: &'a Iface) -> impl Iterator<Item = Strin
                 super::packets(*drops)
             )
         });
-    cap.into_iter().chain(kernel)
+    let cut = (iface.cut > 0).then(|| {
+        format!(
+            "{} of {} {}; capture_limit or NETNS_TEST_CAPTURE_LIMIT)",
+            super::packets(iface.cut),
+            iface.label(),
+            super::cut_for_the_rate(trace.limit)
+        )
+    });
+    cap.into_iter().chain(cut).chain(kernel)
 }
 
 fn err(e: pcap_file::PcapError) -> io::Error {
@@ -196,11 +204,14 @@ mod tests {
                 data: vec![0u8; 100].into(),
             });
         }
+        store.mark_cut(a);
+        store.mark_cut(a);
         let trace = Trace {
             store,
             start: Duration::ZERO,
             kernel_drops: vec![("ns1".into(), 0), ("ns2".into(), 7)],
             snaplen: 262_144,
+            limit: 32 << 20,
             sockets: Vec::new(),
         };
         let mut bytes = Vec::new();
@@ -211,7 +222,10 @@ mod tests {
             got[0],
             [
                 "the oldest 1 packet of ns1/eth0 dropped to keep the capture under its memory \
-              cap (capture_limit or NETNS_TEST_CAPTURE_LIMIT)"
+              cap (capture_limit or NETNS_TEST_CAPTURE_LIMIT)",
+                "2 packets of ns1/eth0 kept cut to their first 256 bytes: the traffic ran \
+              faster than the capture keeps whole packets (32 MiB a second, and bursts of as \
+              much: the memory cap's worth; capture_limit or NETNS_TEST_CAPTURE_LIMIT)"
             ]
         );
         assert_eq!(

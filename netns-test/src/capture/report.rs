@@ -41,6 +41,15 @@ pub(crate) fn report(
             super::packets(store.dropped)
         );
     }
+    if store.cut > 0 {
+        let _ = writeln!(
+            out,
+            "netns-test: {} {}; raise it with `capture_limit = \"64MiB\"` or \
+             NETNS_TEST_CAPTURE_LIMIT)",
+            super::packets(store.cut),
+            super::cut_for_the_rate(trace.limit)
+        );
+    }
     for (node, drops) in &trace.kernel_drops {
         if *drops > 0 {
             let _ = writeln!(
@@ -56,10 +65,15 @@ pub(crate) fn report(
         .iter()
         .filter(|i| i.packets > 0)
         .map(|i| {
-            if i.dropped > 0 {
-                format!("{} {} ({} dropped)", i.label(), i.packets, i.dropped)
-            } else {
+            let notes: Vec<String> = [(i.dropped, "dropped"), (i.cut, "cut")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect();
+            if notes.is_empty() {
                 format!("{} {}", i.label(), i.packets)
+            } else {
+                format!("{} {} ({})", i.label(), i.packets, notes.join(", "))
             }
         })
         .collect();

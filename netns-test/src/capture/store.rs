@@ -44,6 +44,9 @@ pub(crate) struct Iface {
     pub(crate) packets: u64,
     /// Packets dropped from memory to stay under the cap.
     pub(crate) dropped: u64,
+    /// Packets kept cut to their headers because the traffic ran faster than the
+    /// capture keeps whole packets (`engine::WholeRate`).
+    pub(crate) cut: u64,
 }
 
 impl Iface {
@@ -82,6 +85,8 @@ pub(crate) struct Store {
     limit: u64,
     /// Packets dropped to stay under the cap, over all interfaces.
     pub(crate) dropped: u64,
+    /// Packets kept cut to their headers for the rate, over all interfaces.
+    pub(crate) cut: u64,
 }
 
 impl Store {
@@ -93,6 +98,7 @@ impl Store {
             bytes: 0,
             limit,
             dropped: 0,
+            cut: 0,
         }
     }
 
@@ -120,6 +126,7 @@ impl Store {
             link,
             packets: 0,
             dropped: 0,
+            cut: 0,
         });
         let i = self.ifaces.len() - 1;
         self.by_key.insert((node, ifindex), i);
@@ -139,6 +146,12 @@ impl Store {
             self.ifaces[old.iface].dropped += 1;
             self.dropped += 1;
         }
+    }
+
+    /// Counts a packet of interface `iface` kept cut to its headers for the rate.
+    pub(crate) fn mark_cut(&mut self, iface: usize) {
+        self.ifaces[iface].cut += 1;
+        self.cut += 1;
     }
 
     /// Packets captured in all (kept or dropped).
