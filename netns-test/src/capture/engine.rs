@@ -77,6 +77,12 @@ const MAX_KEPT: usize = 256 * 1024;
 /// Packets read from one socket while draining at the end: enough for any queue, and
 /// a bound if something keeps sending.
 const DRAIN_MAX: usize = 1 << 20;
+/// How long the reader waits between rounds of reads while the traffic runs faster
+/// than [`WholeRate`] allows. Woken for every packet or two, it took the CPU from the
+/// test's own threads often enough to cost bulk TCP a fifth of its throughput on a
+/// busy two-core VM (see ARCHITECTURE.md, "Failure forensics"); the socket's buffer
+/// holds several times this much of the fastest traffic a veth carries here.
+const BULK_NAP: Duration = Duration::from_micros(200);
 /// Bytes kept of a packet while the traffic runs faster than [`WholeRate`] allows:
 /// every header of the deepest stack the topologies make (VXLAN over IPv6 carrying
 /// IPv6 and TCP with options: 184 bytes) and the start of the payload.
@@ -170,6 +176,10 @@ fn run(nodes: Vec<NodeSockets>, wake: OwnedFd, start: Duration, snaplen: u32, li
         }
         for i in ready {
             read_some(&mut store, &readers, i, buf, slot, BATCH, &mut rate);
+        }
+        if !rate.whole(Instant::now()) {
+            // Bulk traffic: read it in fewer, larger rounds.
+            std::thread::sleep(BULK_NAP);
         }
     }
     for i in 0..readers.len() {
