@@ -256,9 +256,9 @@ fn learn_links(store: &mut Store, i: usize, r: &Reader) {
 /// it refills.
 ///
 /// Why: a capture that keeps whole packets moves every byte the test moves once more,
-/// into memory no cache holds; under bulk TCP on a veth that took 30-45% of the
+/// into memory no cache holds; under bulk TCP on a veth that took 22-44% of the
 /// throughput. And of a bulk transfer the memory cap keeps only the newest milliseconds
-/// anyway (32 MiB is 25 ms of 10 Gbit/s seen on both veth ends): cut packets make the
+/// anyway (32 MiB holds 13 ms of 10 Gbit/s seen on both veth ends): cut packets make the
 /// trace cover seconds of every header instead, with fewer of them dropped by the
 /// kernel. Traffic slower than the rate, and bursts up to the cap, stay whole.
 #[derive(Debug)]
@@ -365,9 +365,11 @@ fn read_some(
             if whole {
                 rate.spend(data.len());
             }
-            // Kept shorter than the snap length would have kept it.
-            let cut = !whole && msg.bytes.min(slot) > keep;
-            record(store, r, i, &addr, time, msg.bytes, data, cut);
+            let iface = record(store, r, i, &addr, time, msg.bytes, data);
+            if !whole && msg.bytes.min(slot) > keep {
+                // Kept shorter than the snap length would have kept it.
+                store.mark_cut(iface);
+            }
         }
         read += n;
         if n < SLOTS {
@@ -377,8 +379,7 @@ fn read_some(
 }
 
 /// Stores one packet read from reader `r` (number `i`), learning its interface's name
-/// if it is new; `cut` says it was kept to [`HEADERS`] bytes for the rate.
-#[allow(clippy::too_many_arguments)]
+/// if it is new; returns the interface's index in the store.
 fn record(
     store: &mut Store,
     r: &Reader,
@@ -387,8 +388,7 @@ fn record(
     time: Duration,
     len: usize,
     data: Box<[u8]>,
-    cut: bool,
-) {
+) -> usize {
     let (ifindex, pkttype, hatype) = (addr.ifindex() as u32, addr.pkttype(), addr.hatype());
     let iface = match store.iface(i, ifindex) {
         Some(x) => x,
@@ -407,9 +407,6 @@ fn record(
             }
         }
     };
-    if cut {
-        store.mark_cut(iface);
-    }
     store.push(Packet {
         time,
         iface,
@@ -422,6 +419,7 @@ fn record(
         len: u32::try_from(len).unwrap_or(u32::MAX),
         data,
     });
+    iface
 }
 
 #[cfg(test)]
