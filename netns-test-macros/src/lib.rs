@@ -129,7 +129,7 @@ use proc_macro::TokenStream;
 /// | `timeout`       | `"30s"`, `"500ms"`, `"2m"`, or `"none"`                | 60 s    |
 /// | `capture`       | `"on-failure"`, `"always"` or `"never"`                | on-failure |
 /// | `snaplen`       | bytes kept of each captured packet, 64 to 262144       | 262144  |
-/// | `capture_limit` | memory for the capture, e.g. `"32MiB"`; oldest dropped (and whole packets a second, below) | 32 MiB  |
+/// | `capture_limit` | memory for the capture, e.g. `"32MiB"`; also a rate (below) | 32 MiB |
 /// | `summary`       | how many packets the failure message lists             | 20      |
 ///
 /// Each option but `topology` can also be set for every test with an environment
@@ -144,8 +144,8 @@ use proc_macro::TokenStream;
 /// second, and bursts of as many at once. Traffic faster than that (bulk TCP, say) is
 /// kept cut to each packet's first 256 bytes, every header and the start of the
 /// payload, until the rate allows whole packets again; the failure message and the
-/// file say how many were cut. Copying every byte of bulk traffic once more cost it a
-/// third of its throughput on a veth, and the memory cap would keep only its last
+/// file say how many were cut. Copying every byte of bulk traffic once more cost it
+/// 22-44% of its throughput on a veth, and the memory cap would keep only its last
 /// milliseconds anyway; cut, the trace covers its every header for far longer. A test
 /// that moves a few MiB keeps them whole; to keep more whole, raise `capture_limit`.
 ///

@@ -758,6 +758,23 @@ fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
         .collect();
     assert_eq!(per_iface.len(), 2, "{:?}", run.trace().comments);
     assert_eq!(per_iface.iter().sum::<u64>(), cut);
+    // And the message's per-interface counts, e.g. "ns1/veth-ns1 9000 (8000 dropped,
+    // 7000 cut)".
+    let counts = t
+        .lines()
+        .find_map(|l| l.strip_prefix("packets per interface: "))
+        .unwrap_or_else(|| panic!("no per-interface counts: {t}"));
+    let cut_in_counts: u64 = counts
+        .split("), ")
+        .filter_map(|c| {
+            c.trim_end_matches(')')
+                .rsplit(", ")
+                .next()?
+                .strip_suffix(" cut")
+        })
+        .filter_map(|n| n.rsplit([' ', '(']).next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(cut_in_counts, cut, "{counts}");
     // 16 MB seen on both ends is 32 MB; whole packets are at most 1 MiB and 1 MiB a
     // second of it.
     assert!(cut > 100, "only {cut} packets cut");
