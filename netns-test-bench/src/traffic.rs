@@ -291,7 +291,7 @@ pub(crate) fn child_main() {
                     "{} captured={captured} kernel_drops={} cut={}",
                     f.trim(),
                     kernel_drops(&message),
-                    cut(&message)
+                    cut_count(&message)
                 );
             }
             std::process::exit(0)
@@ -324,7 +324,7 @@ fn kernel_drops(report: &str) -> u64 {
 
 /// The count of the report's "N packets kept cut to their first ..." line (0 without
 /// it).
-fn cut(report: &str) -> u64 {
+fn cut_count(report: &str) -> u64 {
     report
         .lines()
         .filter_map(|l| l.strip_prefix("netns-test: "))
@@ -548,11 +548,11 @@ mod tests {
                       be captured\npackets per interface: ns1/veth-ns1 2700";
         assert_eq!(captured(report), Some(5400));
         assert_eq!(kernel_drops(report), 15);
-        assert_eq!(cut(report), 0);
+        assert_eq!(cut_count(report), 0);
         let cut_report = "netns-test: the capture's memory cap dropped the oldest 9 \
                           packets (raise it)\nnetns-test: 4321 packets kept cut to their \
                           first 256 bytes: the traffic ran faster";
-        assert_eq!(cut(cut_report), 4321);
+        assert_eq!(cut_count(cut_report), 4321);
         assert_eq!(captured("Error: MEASURE gbit_s=12.5"), None);
         let line = "gbit_s=12.500 captured=5400 kernel_drops=15";
         assert_eq!(value(line, "gbit_s"), 12.5);

@@ -227,7 +227,8 @@ impl Netlink {
     }
 
     /// Waits until every IPv6 address on the links `indexes` is usable: not tentative,
-    /// and with its local route in (`local ADDR`, in table `local`). Past `deadline`,
+    /// and with its local route in (`local ADDR`, in whichever table: see
+    /// [`Netlink::local_v6_routes`]). Past `deadline`,
     /// fails with `TimedOut`, naming the addresses still waited for.
     ///
     /// Both are the kernel's addrconf work, asynchronous and separate from the link's

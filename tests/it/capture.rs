@@ -744,8 +744,8 @@ fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
         .and_then(|before| before.rsplit("netns-test: ").next()?.parse().ok())
         .unwrap_or_else(|| panic!("a count of packets kept cut: {t}"));
     // The file says the same, per interface: the two veth ends.
-    let per_iface: Vec<u64> = run
-        .trace()
+    let trace = run.trace();
+    let per_iface: Vec<u64> = trace
         .comments
         .iter()
         .filter(|c| c.contains(" kept cut to their first 256 bytes"))
@@ -756,7 +756,7 @@ fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
                 .unwrap_or(0)
         })
         .collect();
-    assert_eq!(per_iface.len(), 2, "{:?}", run.trace().comments);
+    assert_eq!(per_iface.len(), 2, "{:?}", trace.comments);
     assert_eq!(per_iface.iter().sum::<u64>(), cut);
     // And the message's per-interface counts, e.g. "ns1/veth-ns1 9000 (8000 dropped,
     // 7000 cut)".
@@ -778,7 +778,6 @@ fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
     // 16 MB seen on both ends is 32 MB; whole packets are at most 1 MiB and 1 MiB a
     // second of it.
     assert!(cut > 100, "only {cut} packets cut");
-    let trace = run.trace();
     let frames = long_message_frames(&trace);
     // Every frame kept has every header and the start of its payload, which follows
     // the message's bytes (checked above); the long ones are cut to 256 bytes, or whole.

@@ -41,12 +41,13 @@ pub(crate) fn report(
             super::packets(store.dropped)
         );
     }
-    if store.cut > 0 {
+    let cut = store.cut();
+    if cut > 0 {
         let _ = writeln!(
             out,
             "netns-test: {} {}; raise it with `capture_limit = \"64MiB\"` or \
              NETNS_TEST_CAPTURE_LIMIT)",
-            super::packets(store.cut),
+            super::packets(cut),
             super::cut_for_the_rate(trace.limit)
         );
     }

@@ -85,8 +85,6 @@ pub(crate) struct Store {
     limit: u64,
     /// Packets dropped to stay under the cap, over all interfaces.
     pub(crate) dropped: u64,
-    /// Packets kept cut to their headers for the rate, over all interfaces.
-    pub(crate) cut: u64,
 }
 
 impl Store {
@@ -98,7 +96,6 @@ impl Store {
             bytes: 0,
             limit,
             dropped: 0,
-            cut: 0,
         }
     }
 
@@ -151,7 +148,11 @@ impl Store {
     /// Counts a packet of interface `iface` kept cut to its headers for the rate.
     pub(crate) fn mark_cut(&mut self, iface: usize) {
         self.ifaces[iface].cut += 1;
-        self.cut += 1;
+    }
+
+    /// Packets kept cut to their headers for the rate, over all interfaces.
+    pub(crate) fn cut(&self) -> u64 {
+        self.ifaces.iter().map(|i| i.cut).sum()
     }
 
     /// Packets captured in all (kept or dropped).
