@@ -51,6 +51,33 @@ pub(crate) fn cut_for_the_rate(limit: u64) -> String {
     )
 }
 
+/// Keeps the kernel's receive timestamps switched on for as long as this process runs
+/// tests, by holding one socket that asks for them (a netlink socket: it belongs to no
+/// interface, and nothing is bound or created). Called by a runner thread before it
+/// gives itself a private descriptor table, so the socket stays in the process's own.
+///
+/// Why: timestamps are a static key in the kernel, switched on when the first socket
+/// in the machine asks for them and off when the last one closes, each time by a
+/// kernel worker that patches code on every CPU. Each test's capture sockets are the
+/// only ones asking, so back to back every test switched it on and off again: about
+/// 1% of a two-node test's CPU time (`perf record -a -g`: `static_key_enable`,
+/// `static_key_disable` and their cross-CPU calls) and an interruption of the CPU the
+/// next test runs on. A process that runs one test gains nothing from it.
+/// Returns the socket held, if there is one.
+pub(crate) fn keep_timestamps_on() -> Option<std::os::fd::BorrowedFd<'static>> {
+    static KEEPER: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    if crate::forkserver::one_test_per_process() {
+        return None;
+    }
+    let keeper = KEEPER.get_or_init(|| {
+        use nix::sys::socket::{setsockopt, sockopt};
+        let s = links::open_socket().ok()?;
+        setsockopt(&s, sockopt::ReceiveTimestampns, &true).ok()?;
+        Some(s)
+    });
+    keeper.as_ref().map(std::os::fd::AsFd::as_fd)
+}
+
 /// The parent's side of one test's capture.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -154,6 +181,27 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn one_socket_keeps_timestamps_on_for_the_whole_process() {
+        use nix::sys::socket::{getsockopt, sockopt};
+        let first = super::keep_timestamps_on();
+        if crate::forkserver::one_test_per_process() {
+            // nextest's process-per-test mode: the process ends with its one test.
+            assert!(first.is_none());
+            return;
+        }
+        let first = first.expect("a netlink socket can be opened here");
+        assert!(getsockopt(&first, sockopt::ReceiveTimestampns).unwrap());
+        let again = super::keep_timestamps_on().unwrap();
+        assert_eq!(
+            first.as_raw_fd(),
+            again.as_raw_fd(),
+            "one socket, not one a call"
+        );
+    }
+
     #[test]
     fn sizes_read_as_a_user_writes_them() {
         assert_eq!(super::size(32 << 20), "32 MiB");
