@@ -248,7 +248,7 @@
 //! node owns, `cut` and `restore` must name an end of a `[[links]]` entry, and a
 //! `route` step's route is read like the node's `routes`.
 //!
-//! Beyond the syntax, [`parse`] checks that references name declared nodes and
+//! Beyond the syntax, [`parse()`] checks that references name declared nodes and
 //! interfaces, that interface names are valid kernel names unique in their node, that
 //! addresses, MACs and MTUs are valid, that bridge ports are plain interfaces of the
 //! bridge's node without addresses, that every route's `dev` exists and its gateway lies

@@ -1,6 +1,6 @@
 //! The topology model: what a topology file describes, after parsing and validation.
 //!
-//! Every value here has already been checked by [`crate::parse`]: node names are
+//! Every value here has already been checked by [`crate::parse()`]: node names are
 //! declared, interface names are valid kernel names and unique per node, gateways are
 //! reachable, and so on. The runtime builds exactly this, in this order.
 
