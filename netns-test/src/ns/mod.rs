@@ -215,14 +215,39 @@ pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<Own
 /// only what it opens from now on, never another test's sockets or pipes, and threads
 /// it spawns share the new table. Returns whether it worked (it fails only on kernels
 /// without the flag, where sharing the table is merely slower).
+///
+/// The descriptor given to [`keep_in_private_tables`], if any, is kept.
 pub(crate) fn private_fd_table() -> bool {
     if unshare(libc::CLONE_FILES).is_err() {
         return false;
     }
+    let kept = u32::try_from(KEPT.load(std::sync::atomic::Ordering::Relaxed)).ok();
     // SAFETY: close_range on this thread's own, now private, descriptor table; the
     // copies closed are references, the originals stay open for the other threads.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    unsafe {
+        match kept {
+            Some(k) if k >= 3 => {
+                if k > 3 {
+                    libc::syscall(libc::SYS_close_range, 3u32, k - 1, 0u32);
+                }
+                libc::syscall(libc::SYS_close_range, k.saturating_add(1), u32::MAX, 0u32);
+            }
+            _ => {
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            }
+        }
+    }
     true
+}
+
+/// The descriptor [`private_fd_table`] keeps, or -1.
+static KEPT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Has [`private_fd_table`] keep `fd`, a close-on-exec descriptor meant to live as
+/// long as the process, in the tables it makes from now on. Without that, a test run on
+/// libtest's main thread (`--test-threads=1`) would close the only table holding it.
+pub(crate) fn keep_in_private_tables(fd: RawFd) {
+    KEPT.store(fd, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Mounts a fresh procfs on `/proc` (for the PID namespace this process is PID 1 of).
