@@ -137,9 +137,10 @@ mod victims {
         }
     }
 
-    /// 16 MB with a memory cap of 1 MiB, so whole packets at up to 1 MiB a second: the
-    /// capture keeps most of them cut.
-    #[netns_test(topology = "../fixtures/s1.toml", capture_limit = "1MiB")]
+    /// 16 MB with a memory cap of 64 KiB, so whole packets at up to 64 KiB a second:
+    /// the capture keeps most of them cut, however slowly the machine moves them (with
+    /// a 1 MiB cap, the software-emulated VM of `.ci/vm-lane` once cut only 51).
+    #[netns_test(topology = "../fixtures/s1.toml", capture_limit = "64KiB")]
     #[ignore = "run by capture checks"]
     fn sends_bulk_past_the_whole_packet_rate_and_fails(net: &Net) {
         if active() {
@@ -735,7 +736,7 @@ fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
     run.assert_failed_with("victim failed on purpose");
     let t = &run.text;
     let said = " packets kept cut to their first 256 bytes: the traffic ran faster than the \
-                capture keeps whole packets (1 MiB a second, and bursts of as much: the memory \
+                capture keeps whole packets (64 KiB a second, and bursts of as much: the memory \
                 cap's worth; raise it with `capture_limit";
     let cut: u64 = t
         .split(said)
@@ -775,9 +776,9 @@ fn bulk_traffic_past_the_whole_packet_rate_is_kept_cut_to_its_headers() {
         .filter_map(|n| n.rsplit([' ', '(']).next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(cut_in_counts, cut, "{counts}");
-    // 16 MB seen on both ends is 32 MB; whole packets are at most 1 MiB and 1 MiB a
+    // 16 MB seen on both ends is 32 MB; whole packets are at most 64 KiB and 64 KiB a
     // second of it.
-    assert!(cut > 100, "only {cut} packets cut");
+    assert!(cut > 100, "only {cut} packets cut: {counts}");
     let frames = long_message_frames(&trace);
     // Every frame kept has every header and the start of its payload, which follows
     // the message's bytes (checked above); the long ones are cut to 256 bytes, or whole.
