@@ -178,14 +178,7 @@ pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<Own
         // SAFETY: close_range and close on the child's own descriptor table; prctl
         // reads a static string; _exit never returns.
         unsafe {
-            let mut from = 0u32;
-            for &k in &keep {
-                if k > from {
-                    libc::syscall(libc::SYS_close_range, from, k - 1, 0u32);
-                }
-                from = k.saturating_add(1);
-            }
-            libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32);
+            close_all_but(0, &keep);
             libc::syscall(
                 libc::SYS_prctl,
                 libc::PR_SET_NAME,
@@ -222,22 +215,32 @@ pub(crate) fn private_fd_table() -> bool {
         return false;
     }
     let kept = u32::try_from(KEPT.load(std::sync::atomic::Ordering::Relaxed)).ok();
-    // SAFETY: close_range on this thread's own, now private, descriptor table; the
-    // copies closed are references, the originals stay open for the other threads.
-    unsafe {
-        match kept {
-            Some(k) if k >= 3 => {
-                if k > 3 {
-                    libc::syscall(libc::SYS_close_range, 3u32, k - 1, 0u32);
-                }
-                libc::syscall(libc::SYS_close_range, k.saturating_add(1), u32::MAX, 0u32);
-            }
-            _ => {
-                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-            }
-        }
-    }
+    // SAFETY: on this thread's own, now private, descriptor table; the copies closed
+    // are references, the originals stay open for the other threads.
+    unsafe { close_all_but(3, kept.as_slice()) };
     true
+}
+
+/// Closes every descriptor from `from` up but those in `keep` (sorted), with
+/// `close_range` over the gaps: no allocation and no lock, so a forked child may call
+/// it.
+///
+/// # Safety
+/// The descriptors closed must not be in use by anything that still needs them.
+unsafe fn close_all_but(from: u32, keep: &[u32]) {
+    let mut from = from;
+    for &k in keep {
+        if k < from {
+            continue;
+        }
+        if k > from {
+            // SAFETY: as the caller promises.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
+        }
+        from = k.saturating_add(1);
+    }
+    // SAFETY: as the caller promises.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
 }
 
 /// The descriptor [`private_fd_table`] keeps, or -1.
