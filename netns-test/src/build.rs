@@ -1001,7 +1001,7 @@ impl PhaseClock {
 /// [`Node::add_address`](crate::Node::add_address) gives up.
 pub(crate) const LINK_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn is_up(l: &LinkMessage) -> bool {
+pub(crate) fn is_up(l: &LinkMessage) -> bool {
     l.attributes
         .iter()
         .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))

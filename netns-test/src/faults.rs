@@ -12,7 +12,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
-use netlink_packet_route::link::{LinkAttribute, State};
 use netns_test_topology::{Impairment, Link};
 
 use crate::build::LINK_UP_TIMEOUT;
@@ -81,7 +80,13 @@ impl Net {
 
     fn restore(&self, i: usize) -> Result<()> {
         let link: &Link = &self.topology().links[i];
-        for e in &link.ends {
+        // Up in the reverse of the cut's order. The end the cut took down first lost
+        // its carrier while it was closing, and the kernel applies such a change late
+        // (its link-watch work, up to a second on): until then that end still says
+        // operstate UP. Brought up last, it opens with its carrier already on and gets
+        // its queue at once; the other end gets its queue from the link-watch work,
+        // and says UP only once that has run.
+        for e in link.ends.iter().rev() {
             let node = self.try_node(&e.node)?;
             node.set_link_up(&e.iface, true)?;
         }
@@ -222,39 +227,31 @@ impl Node {
         Ok(())
     }
 
-    /// Whether interface `index` reports operstate UP now.
-    fn oper_up(&self, index: u32) -> Result<bool> {
-        use netlink_packet_route::RouteNetlinkMessage;
-        use netlink_packet_route::link::LinkMessage;
-        let links = self
-            .netlink(|nl| nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default())))
-            .map_err(|e| Error::io(Some(self.name()), "`ip link show`", e))?;
-        Ok(links.iter().any(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => {
-                l.header.index == index
-                    && l.attributes
-                        .iter()
-                        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
-            }
-            _ => false,
-        }))
-    }
-
-    /// Waits, on link notifications, until `iface` is operationally up.
+    /// Waits until `iface` is operationally up, asking for it alone (`ip link show dev
+    /// IFACE`) at first and on each link notification. Asking for one link makes the
+    /// kernel (6.8 and later) apply its pending carrier change first (see
+    /// [`Netlink::get_links`]), so UP means its queue is attached and a packet sent now
+    /// is not dropped; on older kernels the order in which `restore` brings the ends up
+    /// keeps a stale UP away. A notification itself is not trusted: the one sent when
+    /// an end opens carries the operstate it had before, and notifications of earlier
+    /// changes may still be queued.
+    ///
+    /// [`Netlink::get_links`]: crate::netlink::Netlink::get_links
     pub(crate) fn wait_oper_up(&self, iface: &str) -> Result<()> {
         let index = self.interface(iface)?.index;
         let deadline = Instant::now() + LINK_UP_TIMEOUT;
         loop {
-            let events = self
-                .netlink(|nl| Ok(nl.take_link_events()))
-                .map_err(|e| Error::io(Some(self.name()), "reading link notifications", e))?;
-            let notified = events.iter().any(|l| {
-                l.header.index == index
-                    && l.attributes
-                        .iter()
-                        .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
-            });
-            if notified || self.oper_up(index)? {
+            let links = self
+                .netlink(|nl| {
+                    // Joins the link notifications (they wake the wait below); what
+                    // came so far is dropped, being no evidence.
+                    nl.take_link_events();
+                    nl.get_links(&[index])
+                })
+                .map_err(|e| {
+                    Error::io(Some(self.name()), format!("`ip link show dev {iface}`"), e)
+                })?;
+            if links.iter().any(crate::build::is_up) {
                 return Ok(());
             }
             if Instant::now() > deadline {
