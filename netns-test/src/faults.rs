@@ -70,9 +70,9 @@ impl Net {
 
     /// Restores a link cut with [`Net::cut_link`] or [`Net::partition`]: both ends up,
     /// their addresses and both nodes' routes as the topology has them. Returns once
-    /// both ends are operationally up and, in a topology that uses IPv6, their IPv6
-    /// addresses (those added at run time too) are usable: no longer tentative, and
-    /// with their local routes.
+    /// both ends can send (operationally up, so the first packet after the call is not
+    /// lost) and, in a topology that uses IPv6, their IPv6 addresses (those added at
+    /// run time too) are usable: no longer tentative, and with their local routes.
     pub fn restore_link(&self, end: &str) -> Result<()> {
         let i = self.link_of(end)?;
         self.restore(i)
