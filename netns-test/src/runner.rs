@@ -230,6 +230,7 @@ fn parent(name: &str, settings: &Settings) {
     if settings.policy != CapturePolicy::Never {
         let _ = capture::keep_timestamps_on();
     }
+    capture::closer::prepare_pool();
     // Everything this test opens (pipes, the capture's sockets) stays out of the other
     // tests' forks, and theirs out of ours.
     ns::private_fd_table();

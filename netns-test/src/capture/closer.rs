@@ -3,18 +3,21 @@
 //! Closing an `AF_PACKET` socket waits for an RCU grace period (`synchronize_net()` in
 //! the kernel's `packet_release`): about 13 ms each on the 2-core machine we measure
 //! on, so three nodes' sockets closed in line added some 40 ms to every test, and a
-//! hundred-node test over a second. [`close_later`] closes them on detached threads
-//! instead, which share the caller's descriptor table (each test's runner thread has
-//! a private one, see `ns::private_fd_table`, so no other test's fork can inherit these
-//! sockets and end up paying for their release).
+//! hundred-node test over a second. [`close_later`] closes them on other threads
+//! instead: a pool kept for the process's life ([`Pool`]), or, where there is none
+//! (the CLI), detached threads sharing the caller's descriptor table. Each test's
+//! runner thread has a private table (see `ns::private_fd_table`), and so does each
+//! pool thread, so no other test's fork can inherit these sockets and end up paying
+//! for their release.
 //!
 //! One thread closing them one after another would still take a grace period each:
 //! 13 s for a thousand nodes, all that time holding their network namespaces and
 //! keeping the test binary from exiting (what is left at exit the kernel closes the same
 //! way, one by one); and about 50 ms for a three-node test, which under nextest, one
 //! test a process, made every test's process that much longer. Waiters that overlap
-//! share grace periods, so each descriptor gets a thread of its own, up to
-//! [`MAX_THREADS`] (a thousand-node test then takes about sixteen grace periods), and
+//! share grace periods, so each descriptor gets a thread (or a pool thread) of its
+//! own, up to [`MAX_THREADS`] (a thousand-node test then takes about sixteen grace
+//! periods), and
 //! the process waits for them when it exits (an `atexit` hook), rather than leave the
 //! rest to the kernel.
 //!
@@ -32,7 +35,7 @@
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, Once, PoisonError};
+use std::sync::{Condvar, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The most closer threads one test starts.
@@ -64,8 +67,9 @@ pub(crate) fn releasing_processes_started() -> usize {
     STARTED.load(Ordering::Relaxed)
 }
 
-/// Closes `fds` soon, on new detached threads; if no thread can be started, here. In
-/// a process that runs one test, in child processes instead.
+/// Closes `fds` soon: on the pool's threads once [`prepare_pool`] has made it, else
+/// on new detached threads; if no thread can be started, here. In a process that runs
+/// one test, in child processes instead.
 ///
 /// When the process exits through `exit(3)`, as libtest's `main` does, it first waits
 /// (up to [`EXIT_WAIT`]) for these threads: whatever they had not closed yet the
@@ -88,15 +92,15 @@ pub(crate) fn close_later(fds: Vec<OwnedFd>) {
         }
         return;
     }
-    close_on_threads(fds);
+    match POOL.get() {
+        Some(Some(pool)) => pool.close(fds),
+        _ => close_on_threads(fds),
+    }
 }
 
 /// Closes `fds` on new detached threads, which the exit hook waits for.
 fn close_on_threads(mut fds: Vec<OwnedFd>) {
-    HOOK.call_once(|| {
-        OWNER.store(std::process::id(), Ordering::SeqCst);
-        crate::ns::at_exit(wait_at_exit);
-    });
+    hook_exit();
     let per_thread = share_size(fds.len());
     while !fds.is_empty() {
         let share = fds.split_off(fds.len().saturating_sub(per_thread));
@@ -110,6 +114,166 @@ fn close_on_threads(mut fds: Vec<OwnedFd>) {
         if spawned.is_err() {
             // The closure, and with it the descriptors, were dropped already.
             one_done();
+        }
+    }
+}
+
+/// Has the process wait for its closers when it exits (see [`wait_at_exit`]).
+fn hook_exit() {
+    HOOK.call_once(|| {
+        OWNER.store(std::process::id(), Ordering::SeqCst);
+        crate::ns::at_exit(wait_at_exit);
+    });
+}
+
+/// The closer threads kept for the process's life, if [`prepare_pool`] made them a
+/// socket.
+static POOL: OnceLock<Option<Pool>> = OnceLock::new();
+
+/// A pool's threads waiting for descriptors to close (or about to).
+static AVAILABLE: AtomicUsize = AtomicUsize::new(0);
+/// A pool's threads.
+static POOL_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Messages sent to the pool that no thread has taken yet (counted once the sender
+/// has closed its copies of their descriptors).
+static QUEUED: Mutex<usize> = Mutex::new(0);
+/// Signalled for each message counted in [`QUEUED`].
+static WORK: Condvar = Condvar::new();
+
+/// A closer thread's stack: it only receives descriptors and closes them.
+const POOL_STACK: usize = 64 * 1024;
+
+/// Threads that stay, each waiting on one socket for descriptors to close, instead of
+/// a thread started and ended for each descriptor: a thread's start and end (its
+/// stack, the alternate signal stack Rust's runtime maps for each, the exit) cost more
+/// than the close it ran for. A test's runner thread has a descriptor table of its own,
+/// so the descriptors travel as `SCM_RIGHTS` over a Unix socket pair made before any
+/// such table (and kept in each, [`crate::ns::keep_in_private_tables`]); each pool
+/// thread has a table of its own too, holding that socket and what it is closing.
+/// Messages carry a share each, as the threads did, so that the closes overlap and
+/// share grace periods; a new thread starts when none is free, up to [`MAX_THREADS`].
+struct Pool {
+    send: OwnedFd,
+    recv: OwnedFd,
+}
+
+/// Makes the closer pool's socket, for the process's tests to come. Called by a runner
+/// thread before it gives itself a private descriptor table; not in a process that
+/// runs one test (its descriptors go to child processes).
+pub(crate) fn prepare_pool() {
+    if crate::forkserver::one_test_per_process() {
+        return;
+    }
+    POOL.get_or_init(|| {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        use std::os::fd::AsRawFd;
+        let (send, recv) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ok()?;
+        (crate::ns::keep_in_private_tables(send.as_raw_fd())
+            && crate::ns::keep_in_private_tables(recv.as_raw_fd()))
+        .then_some(Pool { send, recv })
+    });
+}
+
+impl Pool {
+    /// Sends `fds` to the pool's threads, a share a message, starting a thread for a
+    /// message that no free one waits for; what cannot be sent goes to new threads of
+    /// its own as before.
+    fn close(&'static self, mut fds: Vec<OwnedFd>) {
+        use std::os::fd::AsFd;
+        hook_exit();
+        let per_message = share_size(fds.len()).clamp(1, crate::ns::packet::MAX_FDS_PER_MESSAGE);
+        let mut sent = Vec::new();
+        while !fds.is_empty() {
+            let share = fds.split_off(fds.len().saturating_sub(per_message));
+            let reserved = AVAILABLE
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok();
+            if !reserved && !self.start_thread() {
+                close_on_threads(share);
+                continue;
+            }
+            *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+            let borrowed: Vec<_> = share.iter().map(AsFd::as_fd).collect();
+            let result = crate::ns::packet::send_with_fds(self.send.as_fd(), b"c", &borrowed);
+            drop(borrowed);
+            match result {
+                Ok(()) => sent.push(share),
+                Err(_) => {
+                    one_done();
+                    AVAILABLE.fetch_add(1, Ordering::AcqRel);
+                    close_on_threads(share);
+                }
+            }
+        }
+        // Our copies go before any thread takes a message: whoever closes a socket
+        // last waits for its grace period, and that must be the thread.
+        let messages = sent.len();
+        drop(sent);
+        if messages > 0 {
+            *QUEUED.lock().unwrap_or_else(PoisonError::into_inner) += messages;
+            for _ in 0..messages {
+                WORK.notify_one();
+            }
+        }
+    }
+
+    /// Starts one more pool thread (for the message about to be sent), unless there
+    /// are [`MAX_THREADS`] already; then the message waits for a free one. Returns
+    /// false only if a thread was wanted and could not be started.
+    fn start_thread(&'static self) -> bool {
+        let under_cap = POOL_THREADS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_THREADS).then_some(n + 1)
+            })
+            .is_ok();
+        if !under_cap {
+            return true;
+        }
+        let started = std::thread::Builder::new()
+            .name("netns-test-closer".into())
+            .stack_size(POOL_STACK)
+            .spawn(move || self.serve());
+        if started.is_err() {
+            POOL_THREADS.fetch_sub(1, Ordering::AcqRel);
+        }
+        started.is_ok()
+    }
+
+    /// A pool thread: takes a table of its own (started from a runner thread, it would
+    /// share that test's), then closes what arrives, one message at a time. Without a
+    /// table of its own (a kernel that refuses `unshare(CLONE_FILES)`) it closes one
+    /// message and ends, so as not to keep that test's descriptors open.
+    fn serve(&self) {
+        use std::os::fd::{AsFd, AsRawFd};
+        let own_table = crate::ns::private_fd_table_with_only(self.recv.as_raw_fd());
+        let mut byte = [0u8; 1];
+        loop {
+            {
+                let mut queued = QUEUED.lock().unwrap_or_else(PoisonError::into_inner);
+                while *queued == 0 {
+                    queued = WORK.wait(queued).unwrap_or_else(PoisonError::into_inner);
+                }
+                *queued -= 1;
+            }
+            // A message is waiting for us.
+            let got = loop {
+                match crate::ns::packet::recv_with_fds(self.recv.as_fd(), &mut byte) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    other => break other.map(|(_, fds)| drop(fds)),
+                }
+            };
+            one_done();
+            if got.is_err() || !own_table {
+                POOL_THREADS.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+            AVAILABLE.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
@@ -233,6 +397,45 @@ mod tests {
             assert_eq!(waitpid(pid, None), Ok(WaitStatus::Exited(pid, 0)));
         }
         assert_all_ended(&reads);
+    }
+
+    /// The pool closes every descriptor it is sent, a small test's and a big one's,
+    /// before the exit hook returns; its threads stay and serve the next test, and
+    /// there are never more than [`MAX_THREADS`]. Under nextest's process-per-test
+    /// mode there is no pool (the descriptors go to child processes).
+    #[test]
+    fn the_pool_closes_every_descriptor_and_its_threads_stay() {
+        prepare_pool();
+        if crate::forkserver::one_test_per_process() {
+            assert!(
+                POOL.get().is_none(),
+                "a pool in a process that runs one test"
+            );
+            return;
+        }
+        assert!(matches!(POOL.get(), Some(Some(_))), "no pool");
+        for n in [3, MAX_THREADS * 3 + 1] {
+            let (reads, writes) = pipes(n);
+            close_later(writes);
+            wait_at_exit();
+            assert_all_ended(&reads);
+        }
+        let threads = POOL_THREADS.load(Ordering::Acquire);
+        assert!((1..=MAX_THREADS).contains(&threads), "{threads} threads");
+        // Free again, the same threads take the next test's.
+        let free = std::time::Instant::now() + Duration::from_secs(10);
+        while AVAILABLE.load(Ordering::Acquire) < 3 && std::time::Instant::now() < free {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (reads, writes) = pipes(3);
+        close_later(writes);
+        wait_at_exit();
+        assert_all_ended(&reads);
+        assert_eq!(
+            POOL_THREADS.load(Ordering::Acquire),
+            threads,
+            "threads were added"
+        );
     }
 
     #[test]

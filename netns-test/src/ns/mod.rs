@@ -209,15 +209,36 @@ pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<Own
 /// it spawns share the new table. Returns whether it worked (it fails only on kernels
 /// without the flag, where sharing the table is merely slower).
 ///
-/// The descriptor given to [`keep_in_private_tables`], if any, is kept.
+/// The descriptors given to [`keep_in_private_tables`] are kept.
 pub(crate) fn private_fd_table() -> bool {
     if unshare(libc::CLONE_FILES).is_err() {
         return false;
     }
-    let kept = u32::try_from(KEPT.load(std::sync::atomic::Ordering::Relaxed)).ok();
+    let mut kept = [u32::MAX; KEPT_MAX];
+    for (slot, k) in kept.iter_mut().zip(&KEPT) {
+        if let Ok(fd) = u32::try_from(k.load(std::sync::atomic::Ordering::Relaxed)) {
+            *slot = fd;
+        }
+    }
+    kept.sort_unstable();
+    let n = kept.iter().take_while(|k| **k != u32::MAX).count();
     // SAFETY: on this thread's own, now private, descriptor table; the copies closed
     // are references, the originals stay open for the other threads.
-    unsafe { close_all_but(3, kept.as_slice()) };
+    unsafe { close_all_but(3, &kept[..n]) };
+    true
+}
+
+/// Gives the calling thread a descriptor table of its own, as [`private_fd_table`]
+/// does, keeping only `fd` above stderr. Returns whether it worked.
+pub(crate) fn private_fd_table_with_only(fd: RawFd) -> bool {
+    let Ok(keep) = u32::try_from(fd) else {
+        return false;
+    };
+    if unshare(libc::CLONE_FILES).is_err() {
+        return false;
+    }
+    // SAFETY: as in `private_fd_table`.
+    unsafe { close_all_but(3, &[keep]) };
     true
 }
 
@@ -243,14 +264,23 @@ unsafe fn close_all_but(from: u32, keep: &[u32]) {
     unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
 }
 
-/// The descriptor [`private_fd_table`] keeps, or -1.
-static KEPT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+/// How many descriptors [`private_fd_table`] can keep.
+const KEPT_MAX: usize = 4;
+
+/// The descriptors [`private_fd_table`] keeps; -1 in a free slot.
+static KEPT: [std::sync::atomic::AtomicI32; KEPT_MAX] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; KEPT_MAX];
 
 /// Has [`private_fd_table`] keep `fd`, a close-on-exec descriptor meant to live as
-/// long as the process, in the tables it makes from now on. Without that, a test run on
-/// libtest's main thread (`--test-threads=1`) would close the only table holding it.
-pub(crate) fn keep_in_private_tables(fd: RawFd) {
-    KEPT.store(fd, std::sync::atomic::Ordering::Relaxed);
+/// long as the process, in the tables it makes from now on (up to four such). Without
+/// that, a test run on libtest's main thread (`--test-threads=1`) would close the only
+/// table holding it. Returns whether there was room.
+pub(crate) fn keep_in_private_tables(fd: RawFd) -> bool {
+    use std::sync::atomic::Ordering;
+    KEPT.iter().any(|k| {
+        k.compare_exchange(-1, fd, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    })
 }
 
 /// Mounts a fresh procfs on `/proc` (for the PID namespace this process is PID 1 of).
