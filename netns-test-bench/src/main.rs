@@ -495,9 +495,9 @@ fn main() {
     settle();
     let (ours1000, released1000): (Vec<Duration>, Vec<Duration>) = (0..n_big)
         .map(|_| {
-            let threads = netns_test::__private::thread_count();
             let d = one(&chain1000);
-            let released = until_threads(threads, Duration::from_secs(60));
+            let released =
+                netns_test::__private::wait_until_sockets_closed(Duration::from_secs(60));
             settle();
             (d, released)
         })
@@ -653,6 +653,7 @@ fn with_direct_start<T>(f: impl FnOnce() -> T) -> T {
 /// [`one`], once this process is down to its main thread again (the previous run's
 /// capture and closer threads have ended), as a fresh process would be.
 fn one_alone(spec: &TestSpec) -> Duration {
+    netns_test::__private::end_closer_threads(Duration::from_secs(1));
     until_threads(Some(1), Duration::from_secs(1));
     one(spec)
 }

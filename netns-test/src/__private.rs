@@ -36,6 +36,21 @@ pub fn set_direct_start() {
     crate::forkserver::set_direct();
 }
 
+/// Waits up to `limit` until the capture sockets of every test this process ran are
+/// closed (their namespaces can then be freed); returns how long that took.
+pub fn wait_until_sockets_closed(limit: std::time::Duration) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    crate::capture::closer::wait_until_closed(limit);
+    t.elapsed()
+}
+
+/// Ends the threads this process keeps for closing capture sockets, once they are done
+/// (up to `limit`), so that it is down to its own threads, as a process that runs one
+/// test starts; they come back when next needed.
+pub fn end_closer_threads(limit: std::time::Duration) -> bool {
+    crate::capture::closer::end_pool_threads(limit)
+}
+
 /// How many threads this process has (the benchmark waits for its own to end before
 /// a run as one test a process).
 pub fn thread_count() -> Option<usize> {

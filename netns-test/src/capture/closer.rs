@@ -34,7 +34,7 @@
 //! children) keeps the threads.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -137,8 +137,10 @@ static POOL_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// Messages sent to the pool that no thread has taken yet (counted once the sender
 /// has closed its copies of their descriptors).
 static QUEUED: Mutex<usize> = Mutex::new(0);
-/// Signalled for each message counted in [`QUEUED`].
+/// Signalled for each message counted in [`QUEUED`], and by [`end_pool_threads`].
 static WORK: Condvar = Condvar::new();
+/// Set by [`end_pool_threads`]: idle pool threads end.
+static RETIRE: AtomicBool = AtomicBool::new(false);
 
 /// A closer thread's stack: it only receives descriptors and closes them.
 const POOL_STACK: usize = 64 * 1024;
@@ -257,6 +259,10 @@ impl Pool {
             {
                 let mut queued = QUEUED.lock().unwrap_or_else(PoisonError::into_inner);
                 while *queued == 0 {
+                    if RETIRE.load(Ordering::Acquire) {
+                        POOL_THREADS.fetch_sub(1, Ordering::AcqRel);
+                        return;
+                    }
                     queued = WORK.wait(queued).unwrap_or_else(PoisonError::into_inner);
                 }
                 *queued -= 1;
@@ -276,6 +282,50 @@ impl Pool {
             AVAILABLE.fetch_add(1, Ordering::AcqRel);
         }
     }
+}
+
+/// Waits up to `limit` until every descriptor handed to [`close_later`] so far is
+/// closed; returns whether they all are.
+pub(crate) fn wait_until_closed(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+    while *running > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        running = DONE
+            .wait_timeout(running, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    true
+}
+
+/// Once every descriptor handed over is closed (up to `limit`), ends the pool's
+/// threads, so that the process is down to its own threads again; the pool starts new
+/// ones when it is next used. For a caller that sends nothing meanwhile (the
+/// benchmark, before it runs tests as one test a process, which needs the process to
+/// have no other thread). Returns whether they all ended.
+pub(crate) fn end_pool_threads(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    if !wait_until_closed(limit) {
+        return false;
+    }
+    {
+        let _queued = QUEUED.lock().unwrap_or_else(PoisonError::into_inner);
+        RETIRE.store(true, Ordering::Release);
+        WORK.notify_all();
+    }
+    while POOL_THREADS.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let ended = POOL_THREADS.load(Ordering::Acquire) == 0;
+    if ended {
+        AVAILABLE.store(0, Ordering::Release);
+        RETIRE.store(false, Ordering::Release);
+    }
+    ended
 }
 
 /// Hands `fds` to releasing child processes (see the module documentation); the ones
@@ -400,8 +450,8 @@ mod tests {
     }
 
     /// The pool closes every descriptor it is sent, a small test's and a big one's,
-    /// before the exit hook returns; its threads stay and serve the next test, and
-    /// there are never more than [`MAX_THREADS`]. Under nextest's process-per-test
+    /// before the exit hook returns; its threads stay and serve the next test, there
+    /// are never more than [`MAX_THREADS`], and once ended they come back when needed. Under nextest's process-per-test
     /// mode there is no pool (the descriptors go to child processes).
     #[test]
     fn the_pool_closes_every_descriptor_and_its_threads_stay() {
@@ -436,6 +486,17 @@ mod tests {
             threads,
             "threads were added"
         );
+        // Ended (for a run as one test a process), and back when next needed.
+        assert!(
+            end_pool_threads(Duration::from_secs(10)),
+            "pool threads left"
+        );
+        assert_eq!(POOL_THREADS.load(Ordering::Acquire), 0);
+        let (reads, writes) = pipes(3);
+        close_later(writes);
+        assert!(wait_until_closed(Duration::from_secs(10)));
+        assert_all_ended(&reads);
+        assert!(POOL_THREADS.load(Ordering::Acquire) >= 1);
     }
 
     #[test]
