@@ -17,9 +17,8 @@
 //! test a process, made every test's process that much longer. Waiters that overlap
 //! share grace periods, so each descriptor gets a thread (or a pool thread) of its
 //! own, up to [`MAX_THREADS`] (a thousand-node test then takes about sixteen grace
-//! periods), and
-//! the process waits for them when it exits (an `atexit` hook), rather than leave the
-//! rest to the kernel.
+//! periods), and the process waits for them when it exits (an `atexit` hook), rather
+//! than leave the rest to the kernel.
 //!
 //! A process that runs one test and ends (nextest's process-per-test mode) would
 //! spend that wait at its exit, about a grace period per test, which nextest counts as
@@ -365,20 +364,8 @@ fn one_done() {
 
 /// The exit hook: waits until every closer thread of this process is done.
 extern "C" fn wait_at_exit() {
-    if std::process::id() != OWNER.load(Ordering::SeqCst) {
-        return;
-    }
-    let deadline = Instant::now() + EXIT_WAIT;
-    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
-    while *running > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        running = DONE
-            .wait_timeout(running, left)
-            .unwrap_or_else(PoisonError::into_inner)
-            .0;
+    if std::process::id() == OWNER.load(Ordering::SeqCst) {
+        wait_until_closed(EXIT_WAIT);
     }
 }
 
