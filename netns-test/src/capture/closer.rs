@@ -129,17 +129,21 @@ fn hook_exit() {
 /// socket.
 static POOL: OnceLock<Option<Pool>> = OnceLock::new();
 
-/// A pool's threads waiting for descriptors to close (or about to).
-static AVAILABLE: AtomicUsize = AtomicUsize::new(0);
 /// A pool's threads.
 static POOL_THREADS: AtomicUsize = AtomicUsize::new(0);
-/// Messages sent to the pool that no thread has taken yet (counted once the sender
-/// has closed its copies of their descriptors).
-static QUEUED: Mutex<usize> = Mutex::new(0);
-/// Signalled for each message counted in [`QUEUED`], and by [`end_pool_threads`].
+/// Messages sent to the pool and not taken yet, and the pool threads waiting for one.
+static QUEUE: Mutex<Queue> = Mutex::new(Queue { queued: 0, idle: 0 });
+/// Signalled for each message counted in [`QUEUE`], and by [`end_pool_threads`].
 static WORK: Condvar = Condvar::new();
 /// Set by [`end_pool_threads`]: idle pool threads end.
 static RETIRE: AtomicBool = AtomicBool::new(false);
+
+struct Queue {
+    /// Messages counted once their sender has closed its copies of the descriptors.
+    queued: usize,
+    /// Threads waiting for a message.
+    idle: usize,
+}
 
 /// A closer thread's stack: it only receives descriptors and closes them.
 const POOL_STACK: usize = 64 * 1024;
@@ -192,13 +196,6 @@ impl Pool {
         let mut sent = Vec::new();
         while !fds.is_empty() {
             let share = fds.split_off(fds.len().saturating_sub(per_message));
-            let reserved = AVAILABLE
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                .is_ok();
-            if !reserved && !self.start_thread() {
-                close_on_threads(share);
-                continue;
-            }
             *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             let borrowed: Vec<_> = share.iter().map(AsFd::as_fd).collect();
             let result = crate::ns::packet::send_with_fds(self.send.as_fd(), b"c", &borrowed);
@@ -207,26 +204,37 @@ impl Pool {
                 Ok(()) => sent.push(share),
                 Err(_) => {
                     one_done();
-                    AVAILABLE.fetch_add(1, Ordering::AcqRel);
                     close_on_threads(share);
                 }
             }
         }
-        // Our copies go before any thread takes a message: whoever closes a socket
-        // last waits for its grace period, and that must be the thread.
+        // Our copies go before any thread is told to take a message: whoever closes a
+        // socket last waits for its grace period, and that must be the thread.
         let messages = sent.len();
         drop(sent);
-        if messages > 0 {
-            *QUEUED.lock().unwrap_or_else(PoisonError::into_inner) += messages;
-            for _ in 0..messages {
-                WORK.notify_one();
+        if messages == 0 {
+            return;
+        }
+        let unserved = {
+            let mut q = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+            q.queued += messages;
+            q.queued.saturating_sub(q.idle)
+        };
+        for _ in 0..messages {
+            WORK.notify_one();
+        }
+        for _ in 0..unserved {
+            if !self.start_thread() {
+                break;
             }
+        }
+        if POOL_THREADS.load(Ordering::Acquire) == 0 {
+            self.take_here();
         }
     }
 
-    /// Starts one more pool thread (for the message about to be sent), unless there
-    /// are [`MAX_THREADS`] already; then the message waits for a free one. Returns
-    /// false only if a thread was wanted and could not be started.
+    /// Starts one more pool thread, unless there are [`MAX_THREADS`] already (then the
+    /// messages wait for a thread to be free). Returns whether it started one.
     fn start_thread(&'static self) -> bool {
         let under_cap = POOL_THREADS
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -234,7 +242,7 @@ impl Pool {
             })
             .is_ok();
         if !under_cap {
-            return true;
+            return false;
         }
         let started = std::thread::Builder::new()
             .name("netns-test-closer".into())
@@ -246,39 +254,67 @@ impl Pool {
         started.is_ok()
     }
 
+    /// Takes the next message, once there is one; `None` when the pool is to end.
+    fn next(&self, byte: &mut [u8; 1]) -> Option<std::io::Result<()>> {
+        {
+            let mut q = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+            q.idle += 1;
+            while q.queued == 0 {
+                if RETIRE.load(Ordering::Acquire) {
+                    q.idle -= 1;
+                    return None;
+                }
+                q = WORK.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
+            q.idle -= 1;
+            q.queued -= 1;
+        }
+        Some(self.take(byte))
+    }
+
+    /// Receives the message a caller has counted out of [`QUEUE`] and closes what it
+    /// carries.
+    fn take(&self, byte: &mut [u8; 1]) -> std::io::Result<()> {
+        use std::os::fd::AsFd;
+        loop {
+            match crate::ns::packet::recv_with_fds(self.recv.as_fd(), byte) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => return other.map(|(_, fds)| drop(fds)),
+            }
+        }
+    }
+
     /// A pool thread: takes a table of its own (started from a runner thread, it would
     /// share that test's), then closes what arrives, one message at a time. Without a
     /// table of its own (a kernel that refuses `unshare(CLONE_FILES)`) it closes one
     /// message and ends, so as not to keep that test's descriptors open.
     fn serve(&self) {
-        use std::os::fd::{AsFd, AsRawFd};
+        use std::os::fd::AsRawFd;
         let own_table = crate::ns::private_fd_table_with_only(self.recv.as_raw_fd());
+        let mut byte = [0u8; 1];
+        while let Some(got) = self.next(&mut byte) {
+            one_done();
+            if got.is_err() || !own_table {
+                break;
+            }
+        }
+        POOL_THREADS.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// With no pool thread at all (none could be started), closes the queued messages'
+    /// descriptors on this thread, as [`close_on_threads`] does when it cannot start one.
+    fn take_here(&self) {
         let mut byte = [0u8; 1];
         loop {
             {
-                let mut queued = QUEUED.lock().unwrap_or_else(PoisonError::into_inner);
-                while *queued == 0 {
-                    if RETIRE.load(Ordering::Acquire) {
-                        POOL_THREADS.fetch_sub(1, Ordering::AcqRel);
-                        return;
-                    }
-                    queued = WORK.wait(queued).unwrap_or_else(PoisonError::into_inner);
+                let mut q = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+                if q.queued == 0 {
+                    return;
                 }
-                *queued -= 1;
+                q.queued -= 1;
             }
-            // A message is waiting for us.
-            let got = loop {
-                match crate::ns::packet::recv_with_fds(self.recv.as_fd(), &mut byte) {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    other => break other.map(|(_, fds)| drop(fds)),
-                }
-            };
+            let _ = self.take(&mut byte);
             one_done();
-            if got.is_err() || !own_table {
-                POOL_THREADS.fetch_sub(1, Ordering::AcqRel);
-                return;
-            }
-            AVAILABLE.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
@@ -312,7 +348,7 @@ pub(crate) fn end_pool_threads(limit: Duration) -> bool {
         return false;
     }
     {
-        let _queued = QUEUED.lock().unwrap_or_else(PoisonError::into_inner);
+        let _queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
         RETIRE.store(true, Ordering::Release);
         WORK.notify_all();
     }
@@ -321,7 +357,6 @@ pub(crate) fn end_pool_threads(limit: Duration) -> bool {
     }
     let ended = POOL_THREADS.load(Ordering::Acquire) == 0;
     if ended {
-        AVAILABLE.store(0, Ordering::Release);
         RETIRE.store(false, Ordering::Release);
     }
     ended
@@ -461,7 +496,7 @@ mod tests {
         assert!((1..=MAX_THREADS).contains(&threads), "{threads} threads");
         // Free again, the same threads take the next test's.
         let free = std::time::Instant::now() + Duration::from_secs(10);
-        while AVAILABLE.load(Ordering::Acquire) < 3 && std::time::Instant::now() < free {
+        while QUEUE.lock().unwrap().idle < 3 && std::time::Instant::now() < free {
             std::thread::sleep(Duration::from_millis(1));
         }
         let (reads, writes) = pipes(3);

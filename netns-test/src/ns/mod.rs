@@ -211,9 +211,6 @@ pub(crate) fn release_in_child(fds: Vec<OwnedFd>) -> Result<libc::pid_t, Vec<Own
 ///
 /// The descriptors given to [`keep_in_private_tables`] are kept.
 pub(crate) fn private_fd_table() -> bool {
-    if unshare(libc::CLONE_FILES).is_err() {
-        return false;
-    }
     let mut kept = [u32::MAX; KEPT_MAX];
     for (slot, k) in kept.iter_mut().zip(&KEPT) {
         if let Ok(fd) = u32::try_from(k.load(std::sync::atomic::Ordering::Relaxed)) {
@@ -222,23 +219,24 @@ pub(crate) fn private_fd_table() -> bool {
     }
     kept.sort_unstable();
     let n = kept.iter().take_while(|k| **k != u32::MAX).count();
-    // SAFETY: on this thread's own, now private, descriptor table; the copies closed
-    // are references, the originals stay open for the other threads.
-    unsafe { close_all_but(3, &kept[..n]) };
-    true
+    private_table_keeping(&kept[..n])
 }
 
 /// Gives the calling thread a descriptor table of its own, as [`private_fd_table`]
 /// does, keeping only `fd` above stderr. Returns whether it worked.
 pub(crate) fn private_fd_table_with_only(fd: RawFd) -> bool {
-    let Ok(keep) = u32::try_from(fd) else {
-        return false;
-    };
+    u32::try_from(fd).is_ok_and(|keep| private_table_keeping(&[keep]))
+}
+
+/// `unshare(CLONE_FILES)`, then closes every copied descriptor above stderr but those
+/// in `keep` (sorted).
+fn private_table_keeping(keep: &[u32]) -> bool {
     if unshare(libc::CLONE_FILES).is_err() {
         return false;
     }
-    // SAFETY: as in `private_fd_table`.
-    unsafe { close_all_but(3, &[keep]) };
+    // SAFETY: on this thread's own, now private, descriptor table; the copies closed
+    // are references, the originals stay open for the other threads.
+    unsafe { close_all_but(3, keep) };
     true
 }
 
