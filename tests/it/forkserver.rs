@@ -1,8 +1,8 @@
 //! Tests start in children of the fork server when the process runs several (as
 //! `cargo test` does), and in a re-executed test binary otherwise. Either way the body
 //! sees what a re-executed child would: the runner's environment and working
-//! directory (checked by the victims, in every mode), and a thread named after the
-//! test.
+//! directory as they are when the test starts (checked by the victims, in every mode),
+//! and a thread named after the test.
 
 use std::process::Command;
 
@@ -61,13 +61,41 @@ mod victims {
     #[ignore = "run by the fork server checks"]
     fn first(net: &Net) {
         sees_the_runners_environment(net);
+        assert_eq!(std::env::var("NETNS_TEST_IT_EARLY").as_deref(), Ok("early"));
+        assert_eq!(std::env::var_os("NETNS_TEST_IT_LATE"), None);
         net.node("ns1").ping("192.168.1.2").unwrap();
+    }
+
+    /// Runs between the two (libtest runs tests in the order of their names when
+    /// given one thread): the runner's environment changes after the fork server
+    /// started with it, and the second test sees it as it is now.
+    #[test]
+    #[ignore = "run by the fork server checks"]
+    fn in_between_the_runner_changes_its_environment() {
+        // SAFETY: libtest runs one test at a time here (`--test-threads=1`), and no
+        // other thread of the runner reads the environment meanwhile.
+        unsafe {
+            std::env::remove_var("NETNS_TEST_IT_EARLY");
+            std::env::set_var("NETNS_TEST_IT_LATE", "late");
+            std::env::set_var("NETNS_TEST_IT_CHANGED", "after");
+        }
     }
 
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by the fork server checks"]
     fn second(net: &Net) {
         sees_the_runners_environment(net);
+        let var = |k: &str| std::env::var(k).ok();
+        if std::env::var_os("NETNS_TEST_IT_IN_BETWEEN").is_some() {
+            assert_eq!(var("NETNS_TEST_IT_EARLY"), None);
+            assert_eq!(var("NETNS_TEST_IT_LATE").as_deref(), Some("late"));
+            assert_eq!(var("NETNS_TEST_IT_CHANGED").as_deref(), Some("after"));
+        } else {
+            // Alone in its process.
+            assert_eq!(var("NETNS_TEST_IT_EARLY").as_deref(), Some("early"));
+            assert_eq!(var("NETNS_TEST_IT_LATE"), None);
+            assert_eq!(var("NETNS_TEST_IT_CHANGED").as_deref(), Some("before"));
+        }
         net.node("ns2").ping("192.168.1.1").unwrap();
     }
 }
@@ -79,6 +107,9 @@ fn run_victims(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
     let out = Command::new(std::env::current_exe().unwrap())
         .current_dir(dir.path())
         .env("NETNS_TEST_IT_CWD", dir.path())
+        .env("NETNS_TEST_IT_EARLY", "early")
+        .env("NETNS_TEST_IT_CHANGED", "before")
+        .env_remove("NETNS_TEST_IT_LATE")
         .args(args)
         .env("NETNS_TEST_TIMING", "1")
         .env_remove("NEXTEST_EXECUTION_MODE")
@@ -95,8 +126,11 @@ fn run_victims(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
-/// Runs both victims in one process with `env` set.
+/// Runs both victims in one process with `env` set, and the runner's change to its
+/// environment between them.
 fn starts(env: &[(&str, &str)]) -> Vec<String> {
+    let mut all = vec![("NETNS_TEST_IT_IN_BETWEEN", "1")];
+    all.extend_from_slice(env);
     run_victims(
         &[
             "forkserver::victims::",
@@ -104,7 +138,7 @@ fn starts(env: &[(&str, &str)]) -> Vec<String> {
             "--nocapture",
             "--test-threads=1",
         ],
-        env,
+        &all,
     )
 }
 
