@@ -57,6 +57,8 @@ struct Warm {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     ctl: OwnedFd,
+    /// Told to ready itself (see [`Ahead::Server`]).
+    readying: bool,
     ready: bool,
     /// The child's mount namespace, once it is ready (see [`mount_namespace`]).
     mnt: Option<OwnedFd>,
@@ -100,7 +102,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
     loop {
         let want = if broken { 0 } else { pool } + queue.len();
         while warm.len() < want {
-            match spawn_warm(me, &maps, Ahead::Server { spares }) {
+            match spawn_warm(me, &maps, Ahead::Server) {
                 Ok(w) => warm.push(w),
                 Err(e) => {
                     let errno = e.raw_os_error().unwrap_or(libc::EIO);
@@ -111,6 +113,28 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
                     break;
                 }
             }
+        }
+
+        // Children told to ready themselves now, with the spare namespaces the last test
+        // needed: all of them while no test runs, so that their work falls between
+        // tests; while tests run, only as many as the tests the pool has room for
+        // beside them (at least one, and every one a waiting request needs), so that
+        // their work does not take the CPU from the running tests' starts and ends.
+        let readying = warm.iter().filter(|w| w.ready || w.readying).count();
+        let target = if running.is_empty() {
+            usize::MAX
+        } else {
+            pool.saturating_sub(running.len()).max(1) + queue.len()
+        };
+        for w in warm
+            .iter_mut()
+            .filter(|w| !w.ready && !w.readying)
+            .take(target.saturating_sub(readying))
+        {
+            let mut go = [b'G', 0, 0, 0, 0];
+            go[1..].copy_from_slice(&(spares as u32).to_le_bytes());
+            tell(w.ctl.as_raw_fd(), &go);
+            w.readying = true;
         }
 
         let (accept, ctl_ready, ended, told) = {
@@ -448,12 +472,14 @@ fn loopback_up() -> io::Result<crate::netlink::Netlink> {
 
 /// Sends `msg` on the control socket, ignoring errors (the server notices the end).
 fn tell(ctl: RawFd, msg: &[u8]) {
-    // SAFETY: write(2) of a local buffer to a descriptor we hold.
-    unsafe { libc::write(ctl, msg.as_ptr().cast(), msg.len()) };
+    // SAFETY: send(2) of a local buffer on a socket we hold; a peer that is gone is
+    // noticed by the reader, not by a SIGPIPE here.
+    unsafe { libc::send(ctl, msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) };
 }
 
-/// Starts a warm child: it enters its namespaces, reports `R` (or `F`, the failed stage
-/// and errno) on its control socket, and waits there for a request.
+/// Starts a warm child: it enters its namespaces, readies what `ahead` says (a server's
+/// child once the server tells it to, see [`Ahead::Server`]), reports `R` (or `F`, the
+/// failed stage and errno) on its control socket, and waits there for a request.
 ///
 /// The child is cloned straight into new user, network, mount, PID, UTS and IPC
 /// namespaces, as the namespace's PID 1: the server waits for it directly, with no
@@ -514,6 +540,7 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, ahead: Ahead) -> io::Result<Wa
         pid,
         pidfd,
         ctl,
+        readying: false,
         ready: false,
         mnt: None,
     })
@@ -696,13 +723,30 @@ fn adopt_environment(wanted: &[(OsString, OsString)]) {
 /// What a child readies before it reports ready.
 #[derive(Clone, Copy)]
 enum Ahead {
-    /// A server's child, made before its test is known: `spares` spare namespaces, its
-    /// own namespace's `lo` (the host's, unless the test wants a host that is not
-    /// plain), and a cached thread stack.
-    Server { spares: usize },
+    /// A server's child, made before its test is known. Once the server tells it to
+    /// (`G` and a count, see `serve`), it readies that many spare namespaces, its own
+    /// namespace's `lo` (the host's, unless the test wants a host that is not plain),
+    /// and a cached thread stack. Told later rather than at once, that work (about a
+    /// millisecond of the kernel making namespaces) falls between tests instead of
+    /// delaying the running test's processes on their CPU.
+    Server,
     /// The runner's own child, for the test at hand: anything readied now would only
     /// lengthen the runner's wait.
     Nothing,
+}
+
+/// What a server's child readies: `spares` spare namespaces, the host's `lo`, and a
+/// cached thread stack.
+fn ready_ahead(spares: usize) {
+    make_spares(spares);
+    if let (Ok(nl), Ok(mut slot)) = (loopback_up(), HOST_LOOPBACK.lock()) {
+        *slot = Some(nl);
+    }
+    // A thread started and joined now leaves its stack in glibc's cache: the test's
+    // thread, started once the test is known, then needs no new mapping.
+    if let Ok(t) = std::thread::Builder::new().spawn(|| {}) {
+        let _ = t.join();
+    }
 }
 
 /// In the test child, with its namespaces entered: readies what `ahead` says, reports
@@ -710,17 +754,20 @@ enum Ahead {
 fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
     // What is readied must stay clear of 3 to 6, where the test's descriptors go.
     let reserved = reserve_test_fds();
-    if let Ahead::Server { spares } = ahead
-        && reserved
-    {
-        make_spares(spares);
-        if let (Ok(nl), Ok(mut slot)) = (loopback_up(), HOST_LOOPBACK.lock()) {
-            *slot = Some(nl);
-        }
-        // A thread started and joined now leaves its stack in glibc's cache: the
-        // test's thread, started once the test is known, then needs no new mapping.
-        if let Ok(t) = std::thread::Builder::new().spawn(|| {}) {
-            let _ = t.join();
+    if let Ahead::Server = ahead {
+        let mut go = [0u8; 8];
+        let spares = loop {
+            match nix::unistd::read(&ctl, &mut go) {
+                Ok(5) if go[0] == b'G' => {
+                    break u32::from_le_bytes([go[1], go[2], go[3], go[4]]);
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                // End of file: the server is gone.
+                _ => super::exit_now(137),
+            }
+        };
+        if reserved {
+            ready_ahead(spares as usize);
         }
     }
     tell(ctl.as_raw_fd(), b"R");
