@@ -473,8 +473,9 @@ mod tests {
 
     /// The pool closes every descriptor it is sent, a small test's and a big one's,
     /// before the exit hook returns; its threads stay and serve the next test, there
-    /// are never more than [`MAX_THREADS`], and once ended they come back when needed. Under nextest's process-per-test
-    /// mode there is no pool (the descriptors go to child processes).
+    /// are never more than [`MAX_THREADS`], and once ended they come back when needed.
+    /// Under nextest's process-per-test mode there is no pool (the descriptors go to
+    /// child processes).
     #[test]
     fn the_pool_closes_every_descriptor_and_its_threads_stay() {
         prepare_pool();

@@ -57,8 +57,8 @@ struct Warm {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     ctl: OwnedFd,
-    /// Told to ready itself (see [`Ahead::Server`]).
-    readying: bool,
+    /// Told to ready itself (see [`Ahead::Server`]); a child is ready only after.
+    told: bool,
     ready: bool,
     /// The child's mount namespace, once it is ready (see [`mount_namespace`]).
     mnt: Option<OwnedFd>,
@@ -120,7 +120,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
         // tests; while tests run, only as many as the tests the pool has room for
         // beside them (at least one, and every one a waiting request needs), so that
         // their work does not take the CPU from the running tests' starts and ends.
-        let readying = warm.iter().filter(|w| w.ready || w.readying).count();
+        let readying = warm.iter().filter(|w| w.told).count();
         let target = if running.is_empty() {
             usize::MAX
         } else {
@@ -128,13 +128,13 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
         };
         for w in warm
             .iter_mut()
-            .filter(|w| !w.ready && !w.readying)
+            .filter(|w| !w.told)
             .take(target.saturating_sub(readying))
         {
             let mut go = [b'G', 0, 0, 0, 0];
             go[1..].copy_from_slice(&(spares as u32).to_le_bytes());
             tell(w.ctl.as_raw_fd(), &go);
-            w.readying = true;
+            w.told = true;
         }
 
         let (accept, ctl_ready, ended, told) = {
@@ -540,7 +540,7 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, ahead: Ahead) -> io::Result<Wa
         pid,
         pidfd,
         ctl,
-        readying: false,
+        told: false,
         ready: false,
         mnt: None,
     })
