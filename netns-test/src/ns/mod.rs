@@ -86,7 +86,26 @@ pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
 }
 
 /// Opens the calling thread's current network namespace.
+///
+/// Through a socket's namespace (`SIOCGSKNS`) rather than `/proc/thread-self/ns/net`
+/// where it is allowed (it wants `CAP_NET_ADMIN` over the namespace, which the test's
+/// own user namespace gives): a thread that looked itself up in `/proc` leaves entries
+/// there that its exit has to flush, and a test thread's flush raced the one its
+/// process's init makes on reaping the child, which then spun for milliseconds.
 pub(crate) fn current_netns() -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) with constant arguments; the result is checked before use.
+    let sock = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock >= 0 {
+        // SAFETY: `sock` was just made and is owned by nobody else.
+        let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+        // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor (with
+        // close-on-exec) or -1.
+        let netns = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGSKNS) };
+        if netns >= 0 {
+            // SAFETY: the ioctl's result is a descriptor we own.
+            return Ok(unsafe { OwnedFd::from_raw_fd(netns) });
+        }
+    }
     Ok(File::open("/proc/thread-self/ns/net")?.into())
 }
 
@@ -292,4 +311,23 @@ pub(crate) fn remount_proc() -> io::Result<()> {
         None::<&str>,
     )
     .map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn current_netns_is_the_calling_threads_namespace() {
+        let got = std::fs::File::from(super::current_netns().unwrap())
+            .metadata()
+            .unwrap();
+        let want = std::fs::metadata("/proc/thread-self/ns/net").unwrap();
+        assert_eq!((got.dev(), got.ino()), (want.dev(), want.ino()));
+        // Close-on-exec, as the /proc way opened it.
+        let fd = super::current_netns().unwrap();
+        // SAFETY: F_GETFD on a descriptor we own.
+        let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+    }
 }
