@@ -24,7 +24,8 @@
 //! show how much of it is the kernel's: its network built in one process with no
 //! process per test, its three network namespaces alone, and its whole process as
 //! nextest times a test; and rows with the capture off, in a copy of this binary
-//! started with `NETNS_TEST_CAPTURE=never`, as a user would switch it off. Its ratio to
+//! started with `NETNS_TEST_CAPTURE=never`, as a user would switch it off, and with the
+//! network not built ahead of the test (`NETNS_TEST_BUILD_AHEAD=0`). Its ratio to
 //! the shell way is given twice: from the rows measured one after the other, and from
 //! rounds in which the two take turns, so that a change in the machine's speed during
 //! the run touches both alike.
@@ -202,6 +203,10 @@ struct Args {
     /// kernel has torn down the ones before.
     #[arg(long, value_name = "MS", requires = "only")]
     pause: Option<u64>,
+    /// With --only: the runs on this many threads at once, as libtest's
+    /// `--test-threads` runs a suite; the whole run's wall time is printed last.
+    #[arg(long, value_name = "N", requires = "only", conflicts_with = "pause")]
+    threads: Option<usize>,
 }
 
 fn main() {
@@ -256,6 +261,13 @@ fn main() {
         let pause = args.pause.map(Duration::from_millis);
         // With NEXTEST_EXECUTION_MODE=process-per-test, as one test a process.
         let alone = std::env::var_os("NEXTEST_EXECUTION_MODE").is_some();
+        if let Some(threads) = args.threads {
+            let wall = suite_wall(&spec, count, threads.max(1), |t| {
+                println!("{name}: {:.2} ms", t.as_secs_f64() * 1e3);
+            });
+            println!("wall: {:.3} s", wall.as_secs_f64());
+            return;
+        }
         for _ in 0..count {
             let t = if alone { one_alone(&spec) } else { one(&spec) };
             println!("{name}: {:.2} ms", t.as_secs_f64() * 1e3);
@@ -299,6 +311,18 @@ fn main() {
             &no_capture,
         )
         .cpu(no_capture_cpu),
+    );
+    // A warm child builds the network ahead when the last two tests had its topology,
+    // as every run here does after the first two; a suite whose neighbouring tests
+    // differ gets what this row shows.
+    let (not_ahead, not_ahead_cpu) =
+        floor::with_cpu(n_pair + 1, || only_in_copy("pair", n_pair, &[NOT_AHEAD]));
+    table.push(
+        Row::new(
+            "  the same, network not built ahead (NETNS_TEST_BUILD_AHEAD=0)",
+            &not_ahead,
+        )
+        .cpu(not_ahead_cpu),
     );
     table.push(
         Row::new(
@@ -371,6 +395,11 @@ fn main() {
         table.push(Row::new("two nodes, one veth: shell way (ip netns)", &shell).cpu(shell_cpu));
         table.ratio("shell way / netns-test, build only", &shell, &ours);
         table.cpu_ratio("shell way / netns-test, build only", shell_cpu, ours_cpu);
+        table.ratio(
+            "shell way / netns-test, build only, network not built ahead",
+            &shell,
+            &not_ahead,
+        );
         table.ratio(
             "shell way / netns-test under nextest, build only",
             &shell,
@@ -518,7 +547,7 @@ fn main() {
         settle();
     }
 
-    let wall = suite_wall(&pair, suite, 2);
+    let wall = suite_wall(&pair, suite, 2, |_| {});
     table.note(&format!(
         "{suite}-test suite of two-node tests on 2 threads: {:.2} s wall",
         wall.as_secs_f64()
@@ -553,6 +582,8 @@ fn main() {
 const NEXTEST: (&str, &str) = ("NEXTEST_EXECUTION_MODE", "process-per-test");
 /// The environment that switches the capture off, as a user would.
 const NO_CAPTURE: (&str, &str) = ("NETNS_TEST_CAPTURE", "never");
+/// The environment that stops warm children building a test's network ahead.
+const NOT_AHEAD: (&str, &str) = ("NETNS_TEST_BUILD_AHEAD", "0");
 
 /// This binary run `n` times with `args` and `env`, each timed from spawn to exit.
 fn repeat_process(args: &[&str], env: &[(&str, &str)], n: usize) -> Vec<Duration> {
@@ -675,15 +706,21 @@ fn nix_is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Runs `n` isolated tests on `threads` threads, like libtest with `--test-threads`.
-fn suite_wall(spec: &TestSpec, n: usize, threads: usize) -> Duration {
+/// Runs `n` isolated tests on `threads` threads, like libtest with `--test-threads`,
+/// telling `each` every test's time; returns the wall time.
+fn suite_wall(
+    spec: &TestSpec,
+    n: usize,
+    threads: usize,
+    each: impl Fn(Duration) + Sync,
+) -> Duration {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let t = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                    one(spec);
+                    each(one(spec));
                 }
             });
         }

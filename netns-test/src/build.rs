@@ -197,7 +197,7 @@ fn make_namespaces(topo: &Topology) -> Result<Vec<BuiltNode>> {
     let v6 = uses_v6(topo);
     let others: Vec<&NodeSpec> = topo.nodes.iter().filter(|n| n.name != HOST).collect();
     let host_netns = ns::current_netns()
-        .map_err(|e| Error::io(Some(HOST), "opening /proc/thread-self/ns/net", e))?;
+        .map_err(|e| Error::io(Some(HOST), "opening a handle on the host namespace", e))?;
     let threads = if others.len() <= NODES_PER_THREAD {
         1
     } else {

@@ -172,6 +172,107 @@ impl Request {
     }
 }
 
+/// `NETNS_TEST_BUILD_AHEAD=0` (or `off`, `false`, `no`): warm children never build a
+/// test's network before the test is known.
+const BUILD_AHEAD_ENV: &str = "NETNS_TEST_BUILD_AHEAD";
+
+/// The largest topology (text and origin, in bytes) a warm child builds ahead.
+const MAX_BLUEPRINT: usize = 16 * 1024;
+
+/// A topology a warm child may build before its test is known, as the test function
+/// has it: the text and its origin. A test whose own text and origin are the same
+/// takes that network instead of building one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Blueprint {
+    pub(crate) text: String,
+    pub(crate) origin: String,
+}
+
+impl Blueprint {
+    /// The blueprint of `topology` (parsed from `text`, from `origin`), if a warm child
+    /// may build it ahead: at most `max_nodes` namespaces besides the host, built by
+    /// netlink alone, and nothing in the host's namespace (the warm child's own, which
+    /// stays the test's host whether or not the test takes the network): no interface,
+    /// route or setting there, and no IPv6 (which sets the host's `accept_dad`). Not
+    /// names either (`hostname`, `hosts`: mounts), nor NAT or filter rules (the `nft`
+    /// program, which would run with the server's environment rather than the
+    /// test's). Never when `NETNS_TEST_BUILD_AHEAD=0`.
+    pub(crate) fn of(
+        topology: &netns_test_topology::Topology,
+        text: &str,
+        origin: &str,
+        max_nodes: usize,
+    ) -> Option<Blueprint> {
+        use netns_test_topology::HOST;
+        let host_untouched = topology
+            .node(HOST)
+            .is_none_or(|h| h.is_plain() && !h.forwarding && h.routes.is_empty())
+            && topology.interfaces_of(HOST).is_empty()
+            && !crate::build::uses_v6(topology);
+        let allowed = !std::env::var(BUILD_AHEAD_ENV)
+            .is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false" | "no"))
+            && text.len() + origin.len() <= MAX_BLUEPRINT
+            && topology.nodes.len() <= max_nodes + 1
+            && host_untouched
+            && !crate::hosts::wanted(topology)
+            && topology
+                .nodes
+                .iter()
+                .all(|n| n.nat.is_empty() && n.filter.is_empty());
+        allowed.then(|| Blueprint {
+            text: text.to_owned(),
+            origin: origin.to_owned(),
+        })
+    }
+}
+
+/// What the next test is expected to need: namespaces besides the host, and the
+/// topology to build ahead, if any. A test child reports its own (tag `N`) once its
+/// topology is parsed; the server passes what it expects on to a warm child with the
+/// word to ready itself (tag `G`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub(crate) nodes: u32,
+    pub(crate) blueprint: Option<Blueprint>,
+}
+
+impl Needs {
+    /// The tag, the node count (4 bytes, little-endian), then, with a blueprint, the
+    /// text's length (4 bytes), the text and the origin.
+    pub(crate) fn encode(&self, tag: u8) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend_from_slice(&self.nodes.to_le_bytes());
+        if let Some(b) = &self.blueprint {
+            out.extend_from_slice(&(b.text.len() as u32).to_le_bytes());
+            out.extend_from_slice(b.text.as_bytes());
+            out.extend_from_slice(b.origin.as_bytes());
+        }
+        out
+    }
+
+    pub(crate) fn decode(tag: u8, msg: &[u8]) -> Option<Needs> {
+        let rest = msg.strip_prefix(&[tag])?;
+        let (nodes, rest) = rest.split_first_chunk::<4>()?;
+        let blueprint = match rest.split_first_chunk::<4>() {
+            None if rest.is_empty() => None,
+            None => return None,
+            Some((len, rest)) => {
+                let len = u32::from_le_bytes(*len) as usize;
+                let text = std::str::from_utf8(rest.get(..len)?).ok()?;
+                let origin = std::str::from_utf8(&rest[len..]).ok()?;
+                Some(Blueprint {
+                    text: text.to_owned(),
+                    origin: origin.to_owned(),
+                })
+            }
+        };
+        Some(Needs {
+            nodes: u32::from_le_bytes(*nodes),
+            blueprint,
+        })
+    }
+}
+
 /// What the server tells a runner.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reply {
@@ -514,5 +615,96 @@ mod tests {
         }
         assert_eq!(Reply::decode(b"P12"), None, "short");
         assert_eq!(Reply::decode(b""), None);
+    }
+
+    #[test]
+    fn needs_round_trip() {
+        let with = Needs {
+            nodes: 3,
+            blueprint: Some(Blueprint {
+                text: "[nodes.a]\n# é\n".into(),
+                origin: "fixtures/a b.toml".into(),
+            }),
+        };
+        let without = Needs {
+            nodes: 7,
+            blueprint: None,
+        };
+        for n in [with, without] {
+            assert_eq!(Needs::decode(b'N', &n.encode(b'N')), Some(n.clone()));
+            assert_eq!(Needs::decode(b'G', &n.encode(b'N')), None, "another tag");
+        }
+        assert_eq!(Needs::decode(b'G', b"G\x01\0\0"), None, "short count");
+        assert_eq!(
+            Needs::decode(b'G', b"G\x01\0\0\0\x05"),
+            None,
+            "short length"
+        );
+        assert_eq!(
+            Needs::decode(b'G', b"G\x01\0\0\0\x09\0\0\0abc"),
+            None,
+            "text longer than the message"
+        );
+    }
+
+    #[test]
+    fn only_topologies_that_leave_the_host_alone_are_built_ahead() {
+        let of = |text: &str| {
+            let t = netns_test_topology::parse(text, "<t>").unwrap();
+            Blueprint::of(&t, text, "<t>", 8)
+        };
+        let pair = r#"
+            [nodes.a]
+            [nodes.b]
+            sysctl = { "net.ipv4.conf.all.rp_filter" = 2 }
+            [[links]]
+            endpoints = [
+              { iface = "a:e", addresses = "10.0.0.1/24" },
+              { iface = "b:e", addresses = "10.0.0.2/24" },
+            ]
+        "#;
+        assert_eq!(
+            of(pair),
+            Some(Blueprint {
+                text: pair.into(),
+                origin: "<t>".into()
+            })
+        );
+        for (why, text) in [
+            (
+                "an interface in the host",
+                "[nodes.a]\n[[links]]\nendpoints = [\"host:e\", \"a:e\"]\n",
+            ),
+            ("the host's lo down", "[nodes.host]\nloopback = false\n"),
+            (
+                "forwarding in the host",
+                "[nodes.host]\nforwarding = true\n",
+            ),
+            (
+                "a route in the host",
+                "[nodes.host]\nroutes = [\"blackhole 10.9.0.0/16\"]\n",
+            ),
+            (
+                "IPv6 (accept_dad in the host)",
+                "[nodes.a]\n[nodes.b]\n[[links]]\nendpoints = [\n\
+                 { iface = \"a:e\", addresses = \"fd00::1/64\" },\n\
+                 { iface = \"b:e\", addresses = \"fd00::2/64\" },\n]\n",
+            ),
+            ("names (mounts)", "[nodes.a]\nhostname = \"alpha\"\n"),
+            (
+                "NAT (the nft program)",
+                "[nodes.a]\nforwarding = true\nnat = [{ masquerade = \"e\" }]\n\
+                 [nodes.b]\n[[links]]\nendpoints = [\"a:e\", \"b:e\"]\n",
+            ),
+            (
+                "more nodes than spares",
+                &(0..9)
+                    .map(|i| format!("[nodes.n{i}]\n"))
+                    .collect::<String>(),
+            ),
+        ] {
+            assert_eq!(of(text), None, "built ahead with {why}");
+        }
+        // NETNS_TEST_BUILD_AHEAD=0: `it`'s `networks_built_ahead_are_the_topologys`.
     }
 }

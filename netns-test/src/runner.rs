@@ -28,11 +28,11 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::__private::{Outcome, TestOptions, TestSpec};
 use crate::capture::{self, CapturePolicy, Settings};
-use netns_test_topology::HOST;
 
 use crate::error::Error;
 use crate::forkserver::{self, Launch};
 use crate::net::{CHILD_ENV, Net};
+use crate::ns::forkserver::Found;
 use crate::ns::{self, spawn};
 use crate::userns;
 
@@ -118,9 +118,23 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
 
     crate::standalone::mark_isolated();
     let setup = || -> Result<Net, Error> {
+        let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
+        match ns::forkserver::take_built_ahead(spec.topology, spec.origin) {
+            Found::Same(net) => {
+                ns::forkserver::report_needs(net.topology(), spec.topology, spec.origin);
+                if timing {
+                    eprintln!("netns-test timing: network built ahead by the fork server");
+                }
+                return Ok(net);
+            }
+            Found::Another if timing => eprintln!(
+                "netns-test timing: the network built ahead by the fork server was another \
+                 topology's; building this one"
+            ),
+            Found::Another | Found::Nothing => {}
+        }
         let topology = netns_test_topology::parse(spec.topology, spec.origin)?;
-        let others = topology.nodes.iter().filter(|n| n.name != HOST).count();
-        ns::forkserver::report_nodes(others);
+        ns::forkserver::report_needs(&topology, spec.topology, spec.origin);
         Net::build(topology)
     };
     let message = match setup() {

@@ -235,7 +235,7 @@ mod spares {
 
     /// The same topology twice in one process: the second test's nodes are offered the
     /// spares sized by the first.
-    fn loopback_as_the_topology_says(net: &Net) {
+    pub(super) fn loopback_as_the_topology_says(net: &Net) {
         let lo = |node: &str| net.node(node).interface("lo").unwrap();
         for plain in ["plain1", "plain2"] {
             assert!(lo(plain).up, "{plain}: lo should be up");
@@ -274,7 +274,12 @@ mod spares {
 
 #[test]
 fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
-    let text = through_the_fork_server("forkserver::spares::", 7);
+    // Networks built ahead off, or the later runs would take one instead of spares.
+    let text = through_the_fork_server(
+        "forkserver::spares::",
+        7,
+        &[("NETNS_TEST_BUILD_AHEAD", "0")],
+    );
     // Of the five nodes, the three that may take a namespace made ahead did (the host,
     // always; the two others at least in the later runs).
     assert!(
@@ -283,6 +288,131 @@ fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
     );
     assert!(!text.contains("; 4 namespaces made ahead"), "{text}");
     assert!(!text.contains("; 5 namespaces made ahead"), "{text}");
+}
+
+/// A warm child of the fork server builds the network the last two tests had before
+/// its test is known; a test with that topology takes it and must find it exactly as
+/// its topology says. A test with another topology finds a network it must not use.
+mod built_ahead {
+    use netns_test::{Net, netns_test};
+
+    /// `10.7.0.0/24` between `plain1` and `plain2` (or `10.8.0.0/24` in the other
+    /// topology), and `lo` and sysctls as the spares' topology says where it has them.
+    fn as_the_topology_says(net: &Net, subnet: u8) {
+        let host: Vec<String> = net
+            .host()
+            .interfaces()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(host, ["lo"], "the host's interfaces");
+        let a = net.node("plain1").interface("veth-a").unwrap();
+        let want: netns_test::topology::IpNet = format!("10.{subnet}.0.1/24").parse().unwrap();
+        assert!(a.addresses.contains(&want), "plain1: {:?}", a.addresses);
+        assert!(a.up && a.lower_up, "plain1: {a:?}");
+        net.node("plain1")
+            .ping(format!("10.{subnet}.0.2").as_str())
+            .unwrap();
+        if net.try_node("no_lo").is_ok() {
+            super::spares::loopback_as_the_topology_says(net);
+        }
+    }
+
+    macro_rules! runs {
+        ($($name:ident)*) => {$(
+            #[netns_test(topology = r#"
+                [nodes.plain1]
+                [nodes.plain2]
+                [nodes.no_lo]
+                loopback = false
+                [nodes.tuned]
+                sysctl = { "net.ipv4.conf.all.rp_filter" = 2 }
+                [[links]]
+                endpoints = [
+                  { iface = "plain1:veth-a", addresses = "10.7.0.1/24" },
+                  { iface = "plain2:veth-b", addresses = "10.7.0.2/24" },
+                ]
+            "#)]
+            #[ignore = "run by networks_built_ahead_are_the_topologys"]
+            fn $name(net: &Net) {
+                as_the_topology_says(net, 7);
+            }
+        )*};
+    }
+    runs!(a1 a2 a3 a4 a5 a6);
+
+    /// After the others (libtest orders by name): the same nodes and interfaces, other
+    /// addresses. Its child had the others' network built.
+    #[netns_test(topology = r#"
+        [nodes.plain1]
+        [nodes.plain2]
+        [[links]]
+        endpoints = [
+          { iface = "plain1:veth-a", addresses = "10.8.0.1/24" },
+          { iface = "plain2:veth-b", addresses = "10.8.0.2/24" },
+        ]
+    "#)]
+    #[ignore = "run by networks_built_ahead_are_the_topologys"]
+    fn b1(net: &Net) {
+        as_the_topology_says(net, 8);
+    }
+
+    /// Then a topology with an interface in the host (the warm child's own namespace,
+    /// which would keep it), three times, and another with the same host interface:
+    /// none of them is built ahead, so the last finds no `veth0` in its host already.
+    macro_rules! hosted {
+        ($($name:ident)*) => {$(
+            #[netns_test(topology = r#"
+                [nodes.a]
+                [[links]]
+                endpoints = [
+                  { iface = "host:veth0", addresses = "10.9.0.1/24" },
+                  { iface = "a:eth0", addresses = "10.9.0.2/24" },
+                ]
+            "#)]
+            #[ignore = "run by networks_built_ahead_are_the_topologys"]
+            fn $name(net: &Net) {
+                net.host().ping("10.9.0.2").unwrap();
+            }
+        )*};
+    }
+    hosted!(c1 c2 c3);
+
+    #[netns_test(topology = r#"
+        [nodes.a]
+        [[links]]
+        endpoints = [
+          { iface = "host:veth0", addresses = "10.10.0.1/24" },
+          { iface = "a:eth0", addresses = "10.10.0.2/24" },
+        ]
+    "#)]
+    #[ignore = "run by networks_built_ahead_are_the_topologys"]
+    fn d1(net: &Net) {
+        net.host().ping("10.10.0.2").unwrap();
+    }
+}
+
+#[test]
+fn networks_built_ahead_are_the_topologys() {
+    let text = through_the_fork_server("forkserver::built_ahead::", 11, &[]);
+    let ahead = text
+        .matches("network built ahead by the fork server\n")
+        .count();
+    // The first two build their own; the server builds ahead once two in a row had the
+    // same topology, and a6 at least had a child told after that.
+    assert!((1..=4).contains(&ahead), "{ahead} built ahead:\n{text}");
+    assert!(
+        text.contains("was another topology's; building this one"),
+        "b1 did not find a6's network built ahead:\n{text}"
+    );
+    // Switched off, nothing is built ahead.
+    let off = through_the_fork_server(
+        "forkserver::built_ahead::",
+        11,
+        &[("NETNS_TEST_BUILD_AHEAD", "0")],
+    );
+    assert!(!off.contains("built ahead by the fork server"), "{off}");
 }
 
 /// A warm child brings its own namespace's `lo` up before its test is known, for a
@@ -358,18 +488,20 @@ mod readied_hosts {
 
 #[test]
 fn readied_hosts_keep_the_topologys_host() {
-    through_the_fork_server("forkserver::readied_hosts::", 6);
+    through_the_fork_server("forkserver::readied_hosts::", 6, &[]);
 }
 
 /// Runs the ignored tests under `filter` one at a time, with `NETNS_TEST_TIMING`, and
 /// returns the output once all `tests` of them passed, each in a child of the fork
 /// server.
-fn through_the_fork_server(filter: &str, tests: usize) -> String {
+fn through_the_fork_server(filter: &str, tests: usize, env: &[(&str, &str)]) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([filter, "--ignored", "--nocapture", "--test-threads=1"])
         .env("NETNS_TEST_TIMING", "1")
         .env_remove("NEXTEST_EXECUTION_MODE")
         .env_remove("NETNS_TEST_FORK_SERVER")
+        .env_remove("NETNS_TEST_BUILD_AHEAD")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = crate::support::output_text(&out);

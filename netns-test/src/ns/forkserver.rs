@@ -32,7 +32,8 @@ use nix::sys::socket::{
 
 use super::packet::{recv_with_fds, send_with_fds};
 use super::spawn::{self, IdMaps, Stage};
-use crate::forkserver::{self, Reply, Request};
+use crate::forkserver::{self, Blueprint, Needs, Reply, Request};
+use netns_test_topology::HOST;
 
 /// The descriptor the server finds its listening socket on.
 pub(crate) const LISTEN_FD: RawFd = 3;
@@ -72,7 +73,7 @@ struct Pending {
 }
 
 /// A child running a test: its end is reported on `conn`; until it closes `ctl`, it
-/// may tell how many namespaces its topology needed (see [`report_nodes`]).
+/// may tell what its topology needed (see [`report_needs`]).
 struct Running {
     pid: libc::pid_t,
     pidfd: OwnedFd,
@@ -95,9 +96,15 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
     // After a child failed to get ready, new ones are made only for requests, one
     // each, so a machine that refuses namespaces does not make the server spin.
     let mut broken = false;
-    // Namespaces besides the host that the last test needed: the next warm children
-    // make that many ahead of time.
-    let mut spares = 0;
+    // What the next test is expected to need: the namespaces besides the host that the
+    // last test needed, made ahead by the next warm children, and the network they
+    // build ahead, when the last two tests reported the same topology (see
+    // `BUILT_AHEAD`).
+    let mut needs = Needs {
+        nodes: 0,
+        blueprint: None,
+    };
+    let mut last_blueprint: Option<Blueprint> = None;
     let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
     loop {
         let want = if broken { 0 } else { pool } + queue.len();
@@ -131,9 +138,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             .filter(|w| !w.told)
             .take(target.saturating_sub(readying))
         {
-            let mut go = [b'G', 0, 0, 0, 0];
-            go[1..].copy_from_slice(&(spares as u32).to_le_bytes());
-            tell(w.ctl.as_raw_fd(), &go);
+            tell(w.ctl.as_raw_fd(), &needs.encode(b'G'));
             w.told = true;
         }
 
@@ -177,16 +182,21 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             (hit(&pfds[0]), ctl_ready, ended, told)
         };
 
-        // Running tests telling how many namespaces they needed.
+        // Running tests telling what they needed.
         for i in told {
-            let mut msg = [0u8; 8];
             let n = running[i]
                 .ctl
                 .as_ref()
-                .map_or(0, |c| nix::unistd::read(c, &mut msg).unwrap_or(0));
-            if n == 5 && msg[0] == b'N' {
-                let nodes = u32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]]);
-                spares = (nodes as usize).min(MAX_SPARES);
+                .map_or(0, |c| nix::unistd::read(c, &mut buf).unwrap_or(0));
+            if let Some(report) = Needs::decode(b'N', &buf[..n]) {
+                // Built ahead only once two tests in a row had the topology, so that a
+                // suite whose topologies vary does not pay for networks nobody takes.
+                let again = report.blueprint.is_some() && report.blueprint == last_blueprint;
+                last_blueprint = report.blueprint.clone();
+                needs = Needs {
+                    nodes: report.nodes.min(MAX_SPARES as u32),
+                    blueprint: report.blueprint.filter(|_| again),
+                };
             }
             running[i].ctl = None;
         }
@@ -374,7 +384,7 @@ fn to_high(fd: OwnedFd) -> io::Result<OwnedFd> {
 }
 
 /// In a test child started by the server: its control socket, until the test has
-/// reported how many namespaces it needs.
+/// reported what it needs ([`report_needs`]).
 static CTL: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
 
 /// Network namespaces a warm child made before its test was known.
@@ -398,14 +408,72 @@ pub(crate) struct Spare {
     pub(crate) nl: crate::netlink::Netlink,
 }
 
-/// Tells the server, if this test child came from one, that the test's topology has
-/// `nodes` namespaces besides the host: its next children make that many in advance.
-pub(crate) fn report_nodes(nodes: usize) {
+/// Tells the server, if this test child came from one, what the test's topology
+/// (`text`, from `origin`, parsed as `topology`) needs: its next children make that
+/// many namespaces in advance, and may build the network itself (see [`Blueprint::of`]).
+pub(crate) fn report_needs(topology: &netns_test_topology::Topology, text: &str, origin: &str) {
     let ctl = CTL.lock().ok().and_then(|mut c| c.take());
     if let Some(ctl) = ctl {
-        let mut msg = [b'N', 0, 0, 0, 0];
-        msg[1..].copy_from_slice(&(nodes.min(u32::MAX as usize) as u32).to_le_bytes());
-        tell(ctl.as_raw_fd(), &msg);
+        let nodes = topology.nodes.iter().filter(|n| n.name != HOST).count();
+        let needs = Needs {
+            nodes: nodes.min(u32::MAX as usize) as u32,
+            blueprint: Blueprint::of(topology, text, origin, MAX_SPARES),
+        };
+        tell(ctl.as_raw_fd(), &needs.encode(b'N'));
+    }
+}
+
+/// A network a warm child built before its test was known, from the topology the last
+/// two tests reported: a test with the same topology takes it
+/// ([`take_built_ahead`]) rather than building its own.
+struct BuiltAhead {
+    blueprint: Blueprint,
+    net: crate::Net,
+}
+
+static BUILT_AHEAD: std::sync::Mutex<Option<BuiltAhead>> = std::sync::Mutex::new(None);
+
+/// What a test child found built ahead of its test.
+pub(crate) enum Found {
+    /// Nothing.
+    Nothing,
+    /// Its own network, built from the same text and origin.
+    Same(crate::Net),
+    /// Another topology's network, now dropped (the kernel frees its namespaces in the
+    /// background; it had nothing in the host's).
+    Another,
+}
+
+/// Takes the network built ahead of this test, if it was built from `text` and
+/// `origin`; drops any other.
+pub(crate) fn take_built_ahead(text: &str, origin: &str) -> Found {
+    let Some(ahead) = BUILT_AHEAD.lock().ok().and_then(|mut a| a.take()) else {
+        return Found::Nothing;
+    };
+    if ahead.blueprint.text == text && ahead.blueprint.origin == origin {
+        Found::Same(ahead.net)
+    } else {
+        Found::Another
+    }
+}
+
+/// Builds `blueprint` in this warm child's namespaces (its own becomes the host), with
+/// the spares it made, and keeps the network for its test. A topology that fails to
+/// build here is left for the test to build and report; a network that runs threads of
+/// its own (links the kernel cannot make, emulated) is not kept, since the child must
+/// have a single thread when its test comes.
+fn build_ahead(blueprint: Blueprint) {
+    crate::standalone::mark_isolated();
+    let built = std::panic::catch_unwind(|| {
+        let topology = netns_test_topology::parse(&blueprint.text, &blueprint.origin).ok()?;
+        crate::Net::build(topology).ok()
+    });
+    let Ok(Some(net)) = built else { return };
+    if net.runs_threads() {
+        return;
+    }
+    if let Ok(mut slot) = BUILT_AHEAD.lock() {
+        *slot = Some(BuiltAhead { blueprint, net });
     }
 }
 
@@ -754,24 +822,27 @@ fn ready_ahead(spares: usize) {
 fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
     // What is readied must stay clear of 3 to 6, where the test's descriptors go.
     let reserved = reserve_test_fds();
+    let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
     if let Ahead::Server = ahead {
-        let mut go = [0u8; 8];
-        let spares = loop {
-            match nix::unistd::read(&ctl, &mut go) {
-                Ok(5) if go[0] == b'G' => {
-                    break u32::from_le_bytes([go[1], go[2], go[3], go[4]]);
-                }
+        let needs = loop {
+            match nix::unistd::read(&ctl, &mut buf) {
                 Err(nix::errno::Errno::EINTR) => {}
-                // End of file: the server is gone.
-                _ => super::exit_now(137),
+                Ok(n) => match Needs::decode(b'G', &buf[..n]) {
+                    Some(needs) => break needs,
+                    // End of file: the server is gone.
+                    None => super::exit_now(137),
+                },
+                Err(_) => super::exit_now(137),
             }
         };
         if reserved {
-            ready_ahead(spares as usize);
+            ready_ahead(needs.nodes as usize);
+            if let Some(blueprint) = needs.blueprint {
+                build_ahead(blueprint);
+            }
         }
     }
     tell(ctl.as_raw_fd(), b"R");
-    let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
     let Ok((n, fds)) = recv_with_fds(ctl.as_fd(), &mut buf) else {
         super::exit_now(137)
     };
@@ -792,7 +863,7 @@ fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
             std::mem::forget(fd);
         }
     }
-    // The control socket stays until the test reports its size.
+    // The control socket stays until the test reports what it needs.
     if let Ok(mut slot) = CTL.lock() {
         *slot = Some(ctl);
     }
