@@ -463,11 +463,19 @@ pub(crate) fn take_built_ahead(text: &str, origin: &str) -> Found {
 /// its own (links the kernel cannot make, emulated) is not kept, since the child must
 /// have a single thread when its test comes.
 fn build_ahead(blueprint: Blueprint) {
+    let Ok(home) = super::current_netns() else {
+        return;
+    };
     crate::standalone::mark_isolated();
     let built = std::panic::catch_unwind(|| {
         let topology = netns_test_topology::parse(&blueprint.text, &blueprint.origin).ok()?;
         crate::Net::build(topology).ok()
     });
+    // A build ends in the host's namespace, failed or not; should one not have, this
+    // child must not go on standing in a node (it would be the next test's host).
+    if super::setns_net(home.as_fd()).is_err() {
+        super::exit_now(121)
+    }
     let Ok(Some(net)) = built else { return };
     if net.runs_threads() {
         return;
