@@ -395,6 +395,10 @@ static SPARES: std::sync::Mutex<Vec<Spare>> = std::sync::Mutex::new(Vec::new());
 static HOST_LOOPBACK: std::sync::Mutex<Option<crate::netlink::Netlink>> =
     std::sync::Mutex::new(None);
 
+/// Whether this warm child brought its own namespace's `lo` up before its test was
+/// known (see [`Ahead`]).
+static HOST_TOUCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The host namespace's netlink socket, if a fork server's child brought the host's
 /// `lo` up ahead of the test (see [`Ahead`]).
 pub(crate) fn take_host_loopback() -> Option<crate::netlink::Netlink> {
@@ -815,6 +819,9 @@ enum Ahead {
 /// cached thread stack.
 fn ready_ahead(spares: usize) {
     make_spares(spares);
+    // Set before trying: a host namespace whose `lo` may have been touched is not one a
+    // test whose host keeps `lo` down may have.
+    HOST_TOUCHED.store(true, std::sync::atomic::Ordering::Relaxed);
     if let (Ok(nl), Ok(mut slot)) = (loopback_up(), HOST_LOOPBACK.lock()) {
         *slot = Some(nl);
     }
@@ -884,11 +891,13 @@ fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
     };
     // A host that keeps `lo` down or sets sysctls first gets a new namespace, as a
     // child made for the test would have; every thread started from here is in it.
-    if !entry.plain_host
-        && take_host_loopback().is_some()
-        && super::unshare(libc::CLONE_NEWNET).is_err()
-    {
-        super::exit_now(121)
+    // Whether this child brought `lo` up (the socket that did may since have gone to a
+    // network built ahead, which is then another topology's).
+    if !entry.plain_host && HOST_TOUCHED.load(std::sync::atomic::Ordering::Relaxed) {
+        drop(take_host_loopback());
+        if super::unshare(libc::CLONE_NEWNET).is_err() {
+            super::exit_now(121)
+        }
     }
     let run = entry.run;
     // libtest runs a test on a thread named after it; some code reads that name.
