@@ -196,7 +196,8 @@ impl Blueprint {
     /// route or setting there, and no IPv6 (which sets the host's `accept_dad`). Not
     /// names either (`hostname`, `hosts`: mounts), nor NAT or filter rules (the `nft`
     /// program, which would run with the server's environment rather than the
-    /// test's). Never when `NETNS_TEST_BUILD_AHEAD=0`.
+    /// test's), nor links emulated in userspace (their threads: the child must have a
+    /// single thread when its test comes). Never when `NETNS_TEST_BUILD_AHEAD=0`.
     pub(crate) fn of(
         topology: &netns_test_topology::Topology,
         text: &str,
@@ -218,7 +219,11 @@ impl Blueprint {
             && topology
                 .nodes
                 .iter()
-                .all(|n| n.nat.is_empty() && n.filter.is_empty());
+                .all(|n| n.nat.is_empty() && n.filter.is_empty())
+            && topology
+                .links
+                .iter()
+                .all(|l| l.mode != netns_test_topology::LinkMode::Userspace);
         allowed.then(|| Blueprint {
             text: text.to_owned(),
             origin: origin.to_owned(),
@@ -695,6 +700,11 @@ mod tests {
                 "NAT (the nft program)",
                 "[nodes.a]\nforwarding = true\nnat = [{ masquerade = \"e\" }]\n\
                  [nodes.b]\n[[links]]\nendpoints = [\"a:e\", \"b:e\"]\n",
+            ),
+            (
+                "a link emulated in userspace (threads)",
+                "[nodes.a]\n[nodes.b]\n[[links]]\nendpoints = [\"a:e\", \"b:e\"]\n\
+                 mode = \"userspace\"\n",
             ),
             (
                 "more nodes than spares",
