@@ -191,9 +191,9 @@ use proc_macro::TokenStream;
 /// process's fork server start that child from namespaces made in advance, faster
 /// than re-executing the test binary (under nextest's process-per-test mode the runner
 /// starts the child the same way itself); `NETNS_TEST_FORK_SERVER=0` turns both off.
-/// Once two tests in a row had the same small topology (that leaves `host` alone), the
-/// server's children build that network ahead too, and a test with the same topology
-/// text takes it; `NETNS_TEST_BUILD_AHEAD=0` turns that off.
+/// With `NETNS_TEST_BUILD_AHEAD=1`, once two tests in a row had the same small
+/// topology (that leaves `host` alone), the server's children build that network ahead
+/// too, and a test with the same topology text takes it.
 #[proc_macro_attribute]
 pub fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::netns_test(args.into(), item.into()).into()

@@ -172,8 +172,10 @@ impl Request {
     }
 }
 
-/// `NETNS_TEST_BUILD_AHEAD=0` (or `off`, `false`, `no`): warm children never build a
-/// test's network before the test is known.
+/// `NETNS_TEST_BUILD_AHEAD=1` (or `on`, `true`, `yes`): warm children may build a
+/// test's network before the test is known. Off by default: a test whose topology
+/// differs from the two before it pays for the network it finds (see
+/// ARCHITECTURE.md, "Networks built ahead").
 const BUILD_AHEAD_ENV: &str = "NETNS_TEST_BUILD_AHEAD";
 
 /// The largest topology (text and origin, in bytes) a warm child builds ahead.
@@ -197,8 +199,21 @@ impl Blueprint {
     /// names either (`hostname`, `hosts`: mounts), nor NAT or filter rules (the `nft`
     /// program, which would run with the server's environment rather than the
     /// test's), nor links emulated in userspace (their threads: the child must have a
-    /// single thread when its test comes). Never when `NETNS_TEST_BUILD_AHEAD=0`.
+    /// single thread when its test comes). Only with `NETNS_TEST_BUILD_AHEAD=1`.
     pub(crate) fn of(
+        topology: &netns_test_topology::Topology,
+        text: &str,
+        origin: &str,
+        max_nodes: usize,
+    ) -> Option<Blueprint> {
+        std::env::var(BUILD_AHEAD_ENV)
+            .is_ok_and(|v| matches!(v.trim(), "1" | "on" | "true" | "yes"))
+            .then(|| Blueprint::of_any(topology, text, origin, max_nodes))
+            .flatten()
+    }
+
+    /// [`Blueprint::of`], whatever `NETNS_TEST_BUILD_AHEAD` says.
+    fn of_any(
         topology: &netns_test_topology::Topology,
         text: &str,
         origin: &str,
@@ -210,9 +225,7 @@ impl Blueprint {
             .is_none_or(|h| h.is_plain() && !h.forwarding && h.routes.is_empty())
             && topology.interfaces_of(HOST).is_empty()
             && !crate::build::uses_v6(topology);
-        let allowed = !std::env::var(BUILD_AHEAD_ENV)
-            .is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false" | "no"))
-            && text.len() + origin.len() <= MAX_BLUEPRINT
+        let allowed = text.len() + origin.len() <= MAX_BLUEPRINT
             && topology.nodes.len() <= max_nodes + 1
             && host_untouched
             && !crate::hosts::wanted(topology)
@@ -656,7 +669,7 @@ mod tests {
     fn only_topologies_that_leave_the_host_alone_are_built_ahead() {
         let of = |text: &str| {
             let t = netns_test_topology::parse(text, "<t>").unwrap();
-            Blueprint::of(&t, text, "<t>", 8)
+            Blueprint::of_any(&t, text, "<t>", 8)
         };
         let pair = r#"
             [nodes.a]
@@ -715,6 +728,7 @@ mod tests {
         ] {
             assert_eq!(of(text), None, "built ahead with {why}");
         }
-        // NETNS_TEST_BUILD_AHEAD=0: `it`'s `networks_built_ahead_are_the_topologys`.
+        // NETNS_TEST_BUILD_AHEAD (off unless set): `it`'s
+        // `networks_built_ahead_are_the_topologys`.
     }
 }

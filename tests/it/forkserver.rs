@@ -274,12 +274,8 @@ mod spares {
 
 #[test]
 fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
-    // Networks built ahead off, or the later runs would take one instead of spares.
-    let text = through_the_fork_server(
-        "forkserver::spares::",
-        7,
-        &[("NETNS_TEST_BUILD_AHEAD", "0")],
-    );
+    // Networks are not built ahead by default (else the later runs would take one).
+    let text = through_the_fork_server("forkserver::spares::", 7, &[]);
     // Of the five nodes, the three that may take a namespace made ahead did (the host,
     // always; the two others at least in the later runs).
     assert!(
@@ -430,7 +426,11 @@ mod built_ahead {
 
 #[test]
 fn networks_built_ahead_are_the_topologys() {
-    let text = through_the_fork_server("forkserver::built_ahead::", 16, &[]);
+    let text = through_the_fork_server(
+        "forkserver::built_ahead::",
+        16,
+        &[("NETNS_TEST_BUILD_AHEAD", "1")],
+    );
     let ahead = text
         .matches("network built ahead by the fork server\n")
         .count();
@@ -447,12 +447,8 @@ fn networks_built_ahead_are_the_topologys() {
         another >= 2,
         "{another} found another topology's network:\n{text}"
     );
-    // Switched off, nothing is built ahead.
-    let off = through_the_fork_server(
-        "forkserver::built_ahead::",
-        16,
-        &[("NETNS_TEST_BUILD_AHEAD", "0")],
-    );
+    // Not switched on (the default), nothing is built ahead.
+    let off = through_the_fork_server("forkserver::built_ahead::", 16, &[]);
     assert!(!off.contains("built ahead by the fork server"), "{off}");
 }
 
