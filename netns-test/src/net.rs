@@ -60,7 +60,7 @@ impl Net {
                 taps: b.taps,
                 env: b.env,
                 emulated: b.emulated,
-                forwarders: b.forwarders,
+                _forwarders: b.forwarders,
             })
             .collect();
         Net {
@@ -68,12 +68,6 @@ impl Net {
             nodes,
             cuts: Mutex::new(Vec::new()),
         }
-    }
-
-    /// Whether the network runs threads of its own (forwarders of links the kernel
-    /// could not make, emulated).
-    pub(crate) fn runs_threads(&self) -> bool {
-        self.nodes.iter().any(|n| !n.forwarders.is_empty())
     }
 
     pub(crate) fn cuts_mut<T>(&self, f: impl FnOnce(&mut Vec<usize>) -> T) -> T {
@@ -136,7 +130,7 @@ pub struct Node {
     /// Ends of userspace links in this node and their impairments.
     emulated: Vec<(String, crate::emulate::Params)>,
     /// The forwarders of userspace links (held by `host`).
-    forwarders: Vec<crate::emulate::Forwarder>,
+    _forwarders: Vec<crate::emulate::Forwarder>,
 }
 
 impl fmt::Debug for Node {

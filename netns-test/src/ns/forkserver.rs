@@ -463,9 +463,9 @@ pub(crate) fn take_built_ahead(text: &str, origin: &str) -> Found {
 
 /// Builds `blueprint` in this warm child's namespaces (its own becomes the host), with
 /// the spares it made, and keeps the network for its test. A topology that fails to
-/// build here is left for the test to build and report; a network that runs threads of
-/// its own (links the kernel cannot make, emulated) is not kept, since the child must
-/// have a single thread when its test comes.
+/// build here is left for the test to build and report. The child still has a single
+/// thread afterwards, as its test needs: [`Blueprint::of`] leaves out the only
+/// networks that run threads of their own (links emulated in userspace).
 fn build_ahead(blueprint: Blueprint) {
     let Ok(home) = super::current_netns() else {
         return;
@@ -481,9 +481,6 @@ fn build_ahead(blueprint: Blueprint) {
         super::exit_now(121)
     }
     let Ok(Some(net)) = built else { return };
-    if net.runs_threads() {
-        return;
-    }
     if let Ok(mut slot) = BUILT_AHEAD.lock() {
         *slot = Some(BuiltAhead { blueprint, net });
     }
