@@ -16,7 +16,9 @@
 //! #[user's cfg attributes]
 //! #[cfg(test)]
 //! ::netns_test::__private::inventory::submit! {   // for the fork server
-//!     ::netns_test::__private::Registered { module_path, name, run: NAME, plain_host }
+//!     ::netns_test::__private::Registered {
+//!         module_path, name, run: NAME, plain_host, topology: || (topology, origin), ignored,
+//!     }
 //! }
 //! ```
 
@@ -127,6 +129,7 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
     );
 
     let cfgs = attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    let ignored = attrs.iter().any(|a| a.path().is_ident("ignore"));
 
     // User attributes come first and the test attribute last, as in tokio-macros: a
     // `#[cfg]`/`#[cfg_attr]` then applies before the test harness sees the function,
@@ -159,6 +162,8 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
                 name: #name_text,
                 run: #name,
                 plain_host: #plain_host,
+                topology: || (#topology, #origin),
+                ignored: #ignored,
             }
         }
     }

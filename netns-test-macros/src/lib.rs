@@ -182,6 +182,8 @@ use proc_macro::TokenStream;
 ///         name: "ns1_reaches_ns2",
 ///         run: ns1_reaches_ns2,
 ///         plain_host: true, // `host` keeps `lo` up and sets no sysctls
+///         topology: || (include_str!("/abs/path/to/fixtures/pair.toml"), "fixtures/pair.toml"),
+///         ignored: false,
 ///     }
 /// }
 /// ```

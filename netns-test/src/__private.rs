@@ -19,6 +19,13 @@ pub struct Registered {
     /// when the macro checked the topology): a fork server's child may then bring its
     /// own namespace's `lo` up before the test is known.
     pub plain_host: bool,
+    /// The test's topology text and its origin, as the test passes them (`TestSpec`):
+    /// the fork server builds a network ahead for the test it expects next.
+    pub topology: fn() -> (&'static str, &'static str),
+    /// Whether the test carries `#[ignore]` after `#[netns_test]` (where the macro sees
+    /// it): the tests libtest is expected to run in order leave it out, unless asked
+    /// for ignored tests.
+    pub ignored: bool,
 }
 
 inventory::collect!(Registered);

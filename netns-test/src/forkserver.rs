@@ -172,10 +172,9 @@ impl Request {
     }
 }
 
-/// `NETNS_TEST_BUILD_AHEAD=1` (or `on`, `true`, `yes`): warm children may build a
-/// test's network before the test is known. Off by default: a test whose topology
-/// differs from the two before it pays for the network it finds (see
-/// ARCHITECTURE.md, "Networks built ahead").
+/// `NETNS_TEST_BUILD_AHEAD=0` (or `off`, `false`, `no`): warm children do not build
+/// the network of the test expected next (see ARCHITECTURE.md, "Networks built
+/// ahead").
 const BUILD_AHEAD_ENV: &str = "NETNS_TEST_BUILD_AHEAD";
 
 /// The largest topology (text and origin, in bytes) a warm child builds ahead.
@@ -199,15 +198,16 @@ impl Blueprint {
     /// names either (`hostname`, `hosts`: mounts), nor NAT or filter rules (the `nft`
     /// program, which would run with the server's environment rather than the
     /// test's), nor links emulated in userspace (their threads: the child must have a
-    /// single thread when its test comes). Only with `NETNS_TEST_BUILD_AHEAD=1`.
+    /// single thread when its test comes). None with `NETNS_TEST_BUILD_AHEAD=0`.
     pub(crate) fn of(
         topology: &netns_test_topology::Topology,
         text: &str,
         origin: &str,
         max_nodes: usize,
     ) -> Option<Blueprint> {
-        std::env::var(BUILD_AHEAD_ENV)
-            .is_ok_and(|v| matches!(v.trim(), "1" | "on" | "true" | "yes"))
+        let off = std::env::var(BUILD_AHEAD_ENV)
+            .is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false" | "no"));
+        (!off)
             .then(|| Blueprint::of_any(topology, text, origin, max_nodes))
             .flatten()
     }
@@ -503,6 +503,7 @@ fn spawn_server(test: &str) -> io::Result<(UnixAddr, std::process::Child)> {
         "-q",
     ])
     .env(SERVER_ENV, test)
+    .env(crate::plan::PLAN_ENV, crate::plan::of_this_process())
     .env_remove(CHILD_ENV)
     .stdin(Stdio::null())
     .stdout(Stdio::null())

@@ -31,6 +31,7 @@ mod nat;
 mod net;
 mod netlink;
 mod ns;
+mod plan;
 mod runner;
 mod standalone;
 mod stp;

@@ -121,7 +121,7 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
         let timing = std::env::var_os("NETNS_TEST_TIMING").is_some();
         match ns::forkserver::take_built_ahead(spec.topology, spec.origin) {
             Found::Same(net) => {
-                ns::forkserver::report_needs(net.topology(), spec.topology, spec.origin);
+                ns::forkserver::report_needs(net.topology());
                 if timing {
                     eprintln!("netns-test timing: network built ahead by the fork server");
                 }
@@ -134,7 +134,7 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
             Found::Another | Found::Nothing => {}
         }
         let topology = netns_test_topology::parse(spec.topology, spec.origin)?;
-        ns::forkserver::report_needs(&topology, spec.topology, spec.origin);
+        ns::forkserver::report_needs(&topology);
         Net::build(topology)
     };
     let message = match setup() {

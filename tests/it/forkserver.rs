@@ -251,8 +251,7 @@ mod spares {
         assert_eq!(rp.trim(), "2");
     }
 
-    /// Enough runs in one process that the later ones get children made after the
-    /// first test told its size (the server keeps up to four children ready).
+    /// Several runs in one process, each from a child readied for its topology.
     macro_rules! runs {
         ($($name:ident)*) => {$(
             #[netns_test(topology = r#"
@@ -274,21 +273,29 @@ mod spares {
 
 #[test]
 fn spare_namespaces_keep_the_topologys_loopback_and_sysctls() {
-    // Networks are not built ahead by default (else the later runs would take one).
-    let text = through_the_fork_server("forkserver::spares::", 7, &[]);
+    // Networks not built ahead (else every run would take one).
+    let text = through_the_fork_server(
+        "forkserver::spares::",
+        7,
+        &[("NETNS_TEST_BUILD_AHEAD", "0")],
+    );
     // Of the five nodes, the three that may take a namespace made ahead did (the host,
-    // always; the two others at least in the later runs).
-    assert!(
-        text.contains("; 3 namespaces made ahead by the fork server"),
+    // and the two others: the runner's plan gave the server the topology of every
+    // test, the first included).
+    assert_eq!(
+        text.matches("; 3 namespaces made ahead by the fork server")
+            .count(),
+        7,
         "{text}"
     );
     assert!(!text.contains("; 4 namespaces made ahead"), "{text}");
     assert!(!text.contains("; 5 namespaces made ahead"), "{text}");
 }
 
-/// A warm child of the fork server builds the network the last two tests had before
-/// its test is known; a test with that topology takes it and must find it exactly as
-/// its topology says. A test with another topology finds a network it must not use.
+/// A warm child of the fork server builds the network of the test the runner expects
+/// next before its test is known; a test with that topology takes it and must find it
+/// exactly as its topology says. A test with another topology finds a network it must
+/// not use.
 mod built_ahead {
     use netns_test::{Net, netns_test};
 
@@ -341,7 +348,7 @@ mod built_ahead {
     runs!(a1 a2 a3 a4 a5 a6);
 
     /// After the others (libtest orders by name): the same nodes and interfaces, other
-    /// addresses. Its child had the others' network built.
+    /// addresses.
     #[netns_test(topology = r#"
         [nodes.plain1]
         [nodes.plain2]
@@ -358,7 +365,7 @@ mod built_ahead {
 
     /// Then a topology with an interface in the host (the warm child's own namespace,
     /// which would keep it), three times, and another with the same host interface:
-    /// none of them is built ahead, so the last finds no `veth0` in its host already.
+    /// none of them is built ahead, so none finds a `veth0` in its host already.
     macro_rules! hosted {
         ($($name:ident)*) => {$(
             #[netns_test(topology = r#"
@@ -390,9 +397,9 @@ mod built_ahead {
         net.host().ping("10.10.0.2").unwrap();
     }
 
-    /// A streak again, then a host that keeps `lo` down: its child brought `lo` up and
-    /// built the streak's network, and must give the test a new host namespace all the
-    /// same.
+    /// A streak again, then a host that keeps `lo` down: its child brought `lo` up (and,
+    /// when the plan is wrong, built another network), and must give the test a new
+    /// host namespace all the same.
     macro_rules! streak {
         ($($name:ident)*) => {$(
             #[netns_test(topology = r#"
@@ -426,30 +433,39 @@ mod built_ahead {
 
 #[test]
 fn networks_built_ahead_are_the_topologys() {
+    let built_ahead = |text: &str| {
+        let ahead = text
+            .matches("network built ahead by the fork server\n")
+            .count();
+        let another = text
+            .matches("was another topology's; building this one")
+            .count();
+        (ahead, another)
+    };
+    // The runner tells the server the tests libtest will run, in order: every one that
+    // may be built ahead is (a1 to a6, b1, e1 to e4), and no test finds another's
+    // network. Not c1 to d1 (an interface in the host) nor f1 (`lo` down in the host).
+    let text = through_the_fork_server("forkserver::built_ahead::", 16, &[]);
+    assert_eq!(built_ahead(&text), (11, 0), "{text}");
+
+    // A plan that does not come true: every child builds b1's network, and every test
+    // but b1 finds it and builds its own (b1's has the a-tests' nodes and interfaces,
+    // with other addresses; f1's host must still keep `lo` down).
+    let wrong = "forkserver::built_ahead::b1\n".repeat(40);
     let text = through_the_fork_server(
         "forkserver::built_ahead::",
         16,
-        &[("NETNS_TEST_BUILD_AHEAD", "1")],
+        &[("__NETNS_TEST_PLAN", wrong.as_str())],
     );
-    let ahead = text
-        .matches("network built ahead by the fork server\n")
-        .count();
-    // The first two of a streak build their own; the server builds ahead once two in a
-    // row had the same topology, and the last of a streak at least had a child told
-    // after that: a4 to a6, e3 to e4.
-    assert!(ahead >= 2, "{ahead} built ahead:\n{text}");
-    // b1 and f1 at least (more with a larger pool, or when c1's child was told before
-    // b1 reported).
-    let another = text
-        .matches("was another topology's; building this one")
-        .count();
-    assert!(
-        another >= 2,
-        "{another} found another topology's network:\n{text}"
+    assert_eq!(built_ahead(&text), (1, 15), "{text}");
+
+    // Switched off, nothing is built ahead.
+    let off = through_the_fork_server(
+        "forkserver::built_ahead::",
+        16,
+        &[("NETNS_TEST_BUILD_AHEAD", "0")],
     );
-    // Not switched on (the default), nothing is built ahead.
-    let off = through_the_fork_server("forkserver::built_ahead::", 16, &[]);
-    assert!(!off.contains("built ahead by the fork server"), "{off}");
+    assert_eq!(built_ahead(&off), (0, 0), "{off}");
 }
 
 /// A warm child brings its own namespace's `lo` up before its test is known, for a
@@ -538,6 +554,7 @@ fn through_the_fork_server(filter: &str, tests: usize, env: &[(&str, &str)]) -> 
         .env_remove("NEXTEST_EXECUTION_MODE")
         .env_remove("NETNS_TEST_FORK_SERVER")
         .env_remove("NETNS_TEST_BUILD_AHEAD")
+        .env_remove("__NETNS_TEST_PLAN")
         .envs(env.iter().copied())
         .output()
         .unwrap();

@@ -32,7 +32,9 @@ use nix::sys::socket::{
 
 use super::packet::{recv_with_fds, send_with_fds};
 use super::spawn::{self, IdMaps, Stage};
+use crate::__private::Registered;
 use crate::forkserver::{self, Blueprint, Needs, Reply, Request};
+use crate::plan::{Expected, Readying, choose};
 use netns_test_topology::HOST;
 
 /// The descriptor the server finds its listening socket on.
@@ -58,8 +60,9 @@ struct Warm {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     ctl: OwnedFd,
-    /// Told to ready itself (see [`Ahead::Server`]); a child is ready only after.
-    told: bool,
+    /// What it was told to ready itself for (see [`Ahead::Server`]); a child is ready
+    /// only after.
+    readying: Option<Readying>,
     ready: bool,
     /// The child's mount namespace, once it is ready (see [`mount_namespace`]).
     mnt: Option<OwnedFd>,
@@ -67,6 +70,8 @@ struct Warm {
 
 /// A request waiting for a ready child.
 struct Pending {
+    /// The test asked for (the runner asks only for registered tests).
+    test: Option<&'static Registered>,
     conn: OwnedFd,
     msg: Vec<u8>,
     fds: Vec<OwnedFd>,
@@ -96,15 +101,12 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
     // After a child failed to get ready, new ones are made only for requests, one
     // each, so a machine that refuses namespaces does not make the server spin.
     let mut broken = false;
-    // What the next test is expected to need: the namespaces besides the host that the
-    // last test needed, made ahead by the next warm children, and the network they
-    // build ahead, when the last two tests reported the same topology (see
-    // `BUILT_AHEAD`).
-    let mut needs = Needs {
-        nodes: 0,
-        blueprint: None,
-    };
-    let mut last_blueprint: Option<Blueprint> = None;
+    // Which test each warm child readies for, from the runner's plan: it makes that
+    // test's namespaces besides the host ahead, and builds its network if it may (see
+    // `BUILT_AHEAD`). For a test the plan does not name, as many namespaces as the last
+    // test reported.
+    let mut expected = Expected::from_env();
+    let mut reported_nodes = 0;
     let mut buf = vec![0u8; forkserver::MAX_MESSAGE];
     loop {
         let want = if broken { 0 } else { pool } + queue.len();
@@ -122,12 +124,12 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             }
         }
 
-        // Children told to ready themselves now, with the spare namespaces the last test
-        // needed: all of them while no test runs, so that their work falls between
-        // tests; while tests run, only as many as the tests the pool has room for
-        // beside them (at least one, and every one a waiting request needs), so that
-        // their work does not take the CPU from the running tests' starts and ends.
-        let readying = warm.iter().filter(|w| w.told).count();
+        // Children told to ready themselves now, for the test expected next: all of them
+        // while no test runs, so that their work falls between tests; while tests run,
+        // only as many as the tests the pool has room for beside them (at least one, and
+        // every one a waiting request needs), so that their work does not take the CPU
+        // from the running tests' starts and ends.
+        let readying = warm.iter().filter(|w| w.readying.is_some()).count();
         let target = if running.is_empty() {
             usize::MAX
         } else {
@@ -135,11 +137,22 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
         };
         for w in warm
             .iter_mut()
-            .filter(|w| !w.told)
+            .filter(|w| w.readying.is_none())
             .take(target.saturating_sub(readying))
         {
+            let test = expected.next_test();
+            let needs = match test {
+                Some(t) => expected.needs(t, MAX_SPARES).clone(),
+                None => Needs {
+                    nodes: reported_nodes,
+                    blueprint: None,
+                },
+            };
             tell(w.ctl.as_raw_fd(), &needs.encode(b'G'));
-            w.told = true;
+            w.readying = Some(Readying {
+                test,
+                blueprint: needs.blueprint,
+            });
         }
 
         let (accept, ctl_ready, ended, told) = {
@@ -189,19 +202,15 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
                 .as_ref()
                 .map_or(0, |c| nix::unistd::read(c, &mut buf).unwrap_or(0));
             if let Some(report) = Needs::decode(b'N', &buf[..n]) {
-                // Built ahead only once two tests in a row had the topology, so that a
-                // suite whose topologies vary does not pay for networks nobody takes.
-                let again = report.blueprint.is_some() && report.blueprint == last_blueprint;
-                last_blueprint = report.blueprint.clone();
-                needs = Needs {
-                    nodes: report.nodes.min(MAX_SPARES as u32),
-                    blueprint: report.blueprint.filter(|_| again),
-                };
+                reported_nodes = report.nodes.min(MAX_SPARES as u32);
             }
             running[i].ctl = None;
         }
 
         if accept && let Some(p) = take_request(listener.as_fd(), runner, &mut buf) {
+            if let Some(test) = p.test {
+                expected.requested(test);
+            }
             queue.push_back(p);
         }
 
@@ -252,20 +261,29 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             }
         }
 
-        // Hand waiting requests to ready children, oldest first.
+        // Hand waiting requests to ready children, oldest first, each to a child that
+        // readied for its test if there is one (see `plan::choose`).
         let mut handed = false;
-        while !queue.is_empty() {
-            let Some(i) = warm.iter().position(|w| w.ready) else {
-                break;
+        let mut k = 0;
+        while k < queue.len() {
+            let test = queue[k].test;
+            let blueprint = test.and_then(|t| expected.needs(t, MAX_SPARES).blueprint.as_ref());
+            let children: Vec<(bool, Option<&Readying>)> = warm
+                .iter()
+                .map(|w| (w.ready, w.readying.as_ref()))
+                .collect();
+            let Some(i) = choose(&children, test, blueprint) else {
+                k += 1;
+                continue;
             };
             let w = warm.remove(i);
-            let Some(p) = queue.pop_front() else { break };
+            let Some(p) = queue.remove(k) else { break };
             let fds: Vec<BorrowedFd<'_>> = p.fds.iter().map(AsFd::as_fd).collect();
             if send_with_fds(w.ctl.as_fd(), &p.msg, &fds).is_err() {
                 // The child died in the meantime: another one takes the request.
                 let _ = kill(w.pidfd.as_fd());
                 reap(w.pid);
-                queue.push_front(p);
+                queue.insert(k, p);
                 continue;
             }
             // The pidfd, and the mount namespace for the runner to free off the
@@ -308,10 +326,12 @@ fn take_request(listener: BorrowedFd<'_>, runner: libc::pid_t, buf: &mut [u8]) -
         return None;
     }
     let (n, fds) = recv_with_fds(conn.as_fd(), buf).ok()?;
-    if fds.len() != 4 || Request::decode(&buf[..n]).is_none() {
+    if fds.len() != 4 {
         return None;
     }
+    let test = Request::decode(&buf[..n]).and_then(|r| forkserver::registered(&r.test));
     Some(Pending {
+        test,
         conn,
         msg: buf[..n].to_vec(),
         fds,
@@ -412,16 +432,16 @@ pub(crate) struct Spare {
     pub(crate) nl: crate::netlink::Netlink,
 }
 
-/// Tells the server, if this test child came from one, what the test's topology
-/// (`text`, from `origin`, parsed as `topology`) needs: its next children make that
-/// many namespaces in advance, and may build the network itself (see [`Blueprint::of`]).
-pub(crate) fn report_needs(topology: &netns_test_topology::Topology, text: &str, origin: &str) {
+/// Tells the server, if this test child came from one, how many namespaces besides
+/// the host the test's topology needs: its next children make that many in advance
+/// when the runner's plan does not say which test comes next.
+pub(crate) fn report_needs(topology: &netns_test_topology::Topology) {
     let ctl = CTL.lock().ok().and_then(|mut c| c.take());
     if let Some(ctl) = ctl {
         let nodes = topology.nodes.iter().filter(|n| n.name != HOST).count();
         let needs = Needs {
             nodes: nodes.min(u32::MAX as usize) as u32,
-            blueprint: Blueprint::of(topology, text, origin, MAX_SPARES),
+            blueprint: None,
         };
         tell(ctl.as_raw_fd(), &needs.encode(b'N'));
     }
@@ -617,7 +637,7 @@ fn spawn_warm(server: libc::pid_t, maps: &IdMaps, ahead: Ahead) -> io::Result<Wa
         pid,
         pidfd,
         ctl,
-        told: false,
+        readying: None,
         ready: false,
         mnt: None,
     })

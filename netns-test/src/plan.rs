@@ -1,0 +1,341 @@
+//! The tests libtest is expected to run in this process, in its order: what the fork
+//! server builds networks ahead for (see `ns::forkserver::serve`).
+//!
+//! libtest runs the tests its arguments select sorted by name, starting each as a
+//! thread frees up, so with one thread the order is exact and with more it is near. The
+//! runner reads the selection from its own arguments, as libtest does (filters,
+//! `--exact`, `--skip`, `--ignored`, `--include-ignored`), and passes the names of the
+//! `#[netns_test]` functions it selects to the server in [`PLAN_ENV`]. Arguments that
+//! are not libtest's (another harness) or `--shuffle` give no plan; a wrong plan costs
+//! only networks built for tests that do not come.
+
+use std::collections::HashMap;
+
+use crate::__private::Registered;
+use crate::forkserver::{Blueprint, Needs};
+
+/// Set in the fork server's environment: the names of the tests expected, in order,
+/// one a line. Set in the runner's own environment, it is passed on as it is (a test
+/// of the fork server gives its server a plan that does not come true).
+pub(crate) const PLAN_ENV: &str = "__NETNS_TEST_PLAN";
+
+/// The longest plan passed on, in bytes (an environment string may not exceed
+/// 128 KiB); a longer one is cut after its last whole name.
+const MAX_PLAN: usize = 64 * 1024;
+
+/// Which ignored tests libtest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ignored {
+    /// Not ignored ones (the default).
+    Skip,
+    /// Only ignored ones (`--ignored`).
+    Only,
+    /// All (`--include-ignored`).
+    Include,
+}
+
+/// The tests libtest's arguments select.
+#[derive(Debug, PartialEq, Eq)]
+struct Selection {
+    filters: Vec<String>,
+    skip: Vec<String>,
+    exact: bool,
+    ignored: Ignored,
+}
+
+impl Selection {
+    /// Reads libtest's arguments (without the program name); `None` for an argument
+    /// libtest does not take, or for an order it does not fix (`--shuffle`).
+    fn parse(args: impl IntoIterator<Item = String>) -> Option<Selection> {
+        let mut s = Selection {
+            filters: Vec::new(),
+            skip: Vec::new(),
+            exact: false,
+            ignored: Ignored::Skip,
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let Some(opt) = arg
+                .strip_prefix("--")
+                .or_else(|| arg.strip_prefix('-').filter(|o| !o.is_empty()))
+            else {
+                s.filters.push(arg);
+                continue;
+            };
+            let (name, inline) = match opt.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (opt, None),
+            };
+            let mut value = || inline.clone().or_else(|| args.next());
+            match name {
+                "exact" => s.exact = true,
+                "ignored" => s.ignored = Ignored::Only,
+                "include-ignored" => s.ignored = Ignored::Include,
+                "skip" => s.skip.push(value()?),
+                "logfile" | "test-threads" | "color" | "format" | "Z" | "shuffle-seed" => {
+                    value()?;
+                }
+                "nocapture"
+                | "no-capture"
+                | "show-output"
+                | "quiet"
+                | "q"
+                | "test"
+                | "bench"
+                | "force-run-in-process"
+                | "exclude-should-panic"
+                | "report-time"
+                | "ensure-time"
+                | "fail-fast" => {}
+                _ => return None,
+            }
+        }
+        Some(s)
+    }
+
+    /// Whether libtest runs the test named `name` (`ignored` if it carries `#[ignore]`).
+    fn selects(&self, name: &str, ignored: bool) -> bool {
+        let hit = |pattern: &String| {
+            if self.exact {
+                name == pattern
+            } else {
+                name.contains(pattern.as_str())
+            }
+        };
+        let by_ignore = match self.ignored {
+            Ignored::Skip => !ignored,
+            Ignored::Only => ignored,
+            Ignored::Include => true,
+        };
+        by_ignore
+            && (self.filters.is_empty() || self.filters.iter().any(hit))
+            && !self.skip.iter().any(hit)
+    }
+}
+
+/// The plan for [`PLAN_ENV`]: the runner's own if it has one, else the registered
+/// tests its arguments select, in libtest's order.
+pub(crate) fn of_this_process() -> String {
+    if let Some(given) = std::env::var_os(PLAN_ENV) {
+        return given.to_string_lossy().into_owned();
+    }
+    let Some(selection) = Selection::parse(std::env::args().skip(1)) else {
+        return String::new();
+    };
+    let names = inventory::iter::<Registered>.into_iter().map(|r| {
+        (
+            crate::runner::libtest_name(r.module_path, r.name),
+            r.ignored,
+        )
+    });
+    plan(&selection, names)
+}
+
+/// The names `selection` takes of `tests` (name and whether ignored), sorted as
+/// libtest sorts them, one a line, at most [`MAX_PLAN`] bytes.
+fn plan(selection: &Selection, tests: impl Iterator<Item = (String, bool)>) -> String {
+    let mut names: Vec<String> = tests
+        .filter(|(name, ignored)| selection.selects(name, *ignored))
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    let mut out = String::new();
+    for name in names {
+        if out.len() + name.len() + 1 > MAX_PLAN {
+            break;
+        }
+        out.push_str(&name);
+        out.push('\n');
+    }
+    out
+}
+
+/// The fork server's side: which test each warm child readies for, and which child a
+/// request takes.
+pub(crate) struct Expected {
+    /// The tests expected, in order ([`PLAN_ENV`]).
+    plan: Vec<&'static Registered>,
+    /// The first of `plan` that no child readies for yet.
+    next: usize,
+    /// The test of the latest request, and whether the one before was the same.
+    last: Option<&'static Registered>,
+    repeated: bool,
+    /// What each test needs, by its registration's address, worked out once.
+    needs: HashMap<usize, Needs>,
+}
+
+/// What a warm child was told to ready itself for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Readying {
+    /// The test it is expected to serve, if any is.
+    pub(crate) test: Option<&'static Registered>,
+    /// The network it builds for it, if any.
+    pub(crate) blueprint: Option<Blueprint>,
+}
+
+impl Expected {
+    /// The plan in the server's environment.
+    pub(crate) fn from_env() -> Expected {
+        let by_name: HashMap<String, &'static Registered> = inventory::iter::<Registered>
+            .into_iter()
+            .map(|r| (crate::runner::libtest_name(r.module_path, r.name), r))
+            .collect();
+        let text = std::env::var(PLAN_ENV).unwrap_or_default();
+        Expected::new(
+            text.lines()
+                .filter_map(|n| by_name.get(n).copied())
+                .collect(),
+        )
+    }
+
+    fn new(plan: Vec<&'static Registered>) -> Expected {
+        Expected {
+            plan,
+            next: 0,
+            last: None,
+            repeated: false,
+            needs: HashMap::new(),
+        }
+    }
+
+    /// The test a child told to ready itself now will serve: the plan's next, or, while
+    /// the same test is asked for again and again (as a benchmark does), that test.
+    pub(crate) fn next_test(&mut self) -> Option<&'static Registered> {
+        if self.repeated {
+            return self.last;
+        }
+        let test = self.plan.get(self.next).copied()?;
+        self.next += 1;
+        Some(test)
+    }
+
+    /// A request for `test` came. If no child readies for it, the plan went wrong
+    /// before it (libtest did not run what it said): children told from now on ready
+    /// for the tests after it.
+    pub(crate) fn requested(&mut self, test: &'static Registered) {
+        self.repeated = self.last.is_some_and(|l| std::ptr::eq(l, test));
+        self.last = Some(test);
+        let later = self.plan.get(self.next..).unwrap_or_default();
+        if let Some(k) = later.iter().position(|t| std::ptr::eq(*t, test)) {
+            self.next += k + 1;
+        }
+    }
+
+    /// What `test` needs: its namespaces besides the host (at most `max_nodes`), and
+    /// its network, if a warm child may build that ahead ([`Blueprint::of`]).
+    pub(crate) fn needs(&mut self, test: &'static Registered, max_nodes: usize) -> &Needs {
+        let key = std::ptr::from_ref(test) as usize;
+        self.needs.entry(key).or_insert_with(|| {
+            let (text, origin) = (test.topology)();
+            match netns_test_topology::parse(text, origin) {
+                Ok(topology) => Needs {
+                    nodes: topology
+                        .nodes
+                        .iter()
+                        .filter(|n| n.name != netns_test_topology::HOST)
+                        .count()
+                        .min(max_nodes) as u32,
+                    blueprint: Blueprint::of(&topology, text, origin, max_nodes),
+                },
+                Err(_) => Needs {
+                    nodes: 0,
+                    blueprint: None,
+                },
+            }
+        })
+    }
+}
+
+/// Which of the warm `children` (whether each is ready, and what it was told to ready
+/// for, if told) a request for `test`, whose network may be built ahead as
+/// `blueprint`, takes: one ready for that test, or that built its network; else, while
+/// one still readies for it, none yet (the request waits); else a ready one that built
+/// nothing, else any ready one (the test drops the network it finds). `None`: wait.
+pub(crate) fn choose(
+    children: &[(bool, Option<&Readying>)],
+    test: Option<&'static Registered>,
+    blueprint: Option<&Blueprint>,
+) -> Option<usize> {
+    let serves = |r: &Readying| {
+        (r.test.is_some() && r.test.map(std::ptr::from_ref) == test.map(std::ptr::from_ref))
+            || (blueprint.is_some() && r.blueprint.as_ref() == blueprint)
+    };
+    let ready = || children.iter().enumerate().filter(|(_, (ready, _))| *ready);
+    if let Some((i, _)) = ready().find(|(_, (_, r))| r.is_some_and(serves)) {
+        return Some(i);
+    }
+    if children
+        .iter()
+        .any(|(ready, r)| !ready && r.is_some_and(serves))
+    {
+        return None;
+    }
+    ready()
+        .find(|(_, (_, r))| r.is_none_or(|r| r.blueprint.is_none()))
+        .or_else(|| ready().next())
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Option<Selection> {
+        Selection::parse(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn libtest_arguments_select_as_libtest_does() {
+        let s = parse(&["seeds", "--skip=s3", "--test-threads", "2", "-q"]).unwrap();
+        assert_eq!(s.filters, ["seeds"]);
+        assert_eq!(s.skip, ["s3"]);
+        assert!(s.selects("seeds::s1", false));
+        assert!(!s.selects("seeds::s3", false), "skipped");
+        assert!(!s.selects("seeds::s2", true), "ignored");
+        assert!(!s.selects("nat::s1", false), "filtered out");
+
+        let s = parse(&["--exact", "a::b", "--ignored"]).unwrap();
+        assert!(s.selects("a::b", true));
+        assert!(!s.selects("a::b", false), "not ignored");
+        assert!(!s.selects("a::bc", true), "exact");
+
+        let s = parse(&[
+            "--include-ignored",
+            "--skip",
+            "x",
+            "--format=json",
+            "-Z",
+            "y",
+        ])
+        .unwrap();
+        assert!(s.selects("a", true) && s.selects("b", false) && !s.selects("ax", false));
+        assert!(s.filters.is_empty(), "{:?}", s.filters);
+
+        // Not libtest's arguments, or no fixed order: no plan.
+        assert_eq!(parse(&["--only", "pair"]), None);
+        assert_eq!(parse(&["--shuffle"]), None);
+        assert_eq!(parse(&["--skip"]), None);
+    }
+
+    #[test]
+    fn a_plan_is_the_selected_names_in_libtests_order() {
+        let tests = [
+            ("b::z", false),
+            ("a::y", false),
+            ("b::a", true),
+            ("c", false),
+        ];
+        let tests = || tests.iter().map(|(n, i)| (n.to_string(), *i));
+        let s = parse(&["--skip", "c"]).unwrap();
+        assert_eq!(plan(&s, tests()), "a::y\nb::z\n");
+        let s = parse(&["--include-ignored", "b::"]).unwrap();
+        assert_eq!(plan(&s, tests()), "b::a\nb::z\n");
+        let many = (0..20_000).map(|i| (format!("test_{i:05}"), false));
+        let long = plan(&parse(&[]).unwrap(), many);
+        assert!(
+            long.len() <= MAX_PLAN && long.ends_with("test_05956\n"),
+            "{}",
+            long.len()
+        );
+    }
+}
