@@ -317,6 +317,114 @@ mod tests {
         assert_eq!(parse(&["--skip"]), None);
     }
 
+    fn nothing() {}
+
+    const PAIR: &str = "[nodes.a]\n[nodes.b]\n[[links]]\nendpoints = [\"a:e\", \"b:e\"]\n";
+    static A: Registered = Registered {
+        module_path: "it::m",
+        name: "a",
+        run: nothing,
+        plain_host: true,
+        topology: || (PAIR, "<inline>"),
+        ignored: false,
+    };
+    static B: Registered = Registered {
+        module_path: "it::m",
+        name: "b",
+        run: nothing,
+        plain_host: true,
+        topology: || (PAIR, "<inline>"),
+        ignored: false,
+    };
+    static HOSTED: Registered = Registered {
+        module_path: "it::m",
+        name: "hosted",
+        run: nothing,
+        plain_host: true,
+        topology: || {
+            (
+                "[nodes.b]\n[[links]]\nendpoints = [\"host:e\", \"b:e\"]\n",
+                "<inline>",
+            )
+        },
+        ignored: false,
+    };
+
+    #[test]
+    fn children_ready_for_the_plan_in_order_and_for_a_repeated_test() {
+        let mut e = Expected::new(vec![&A, &HOSTED, &B]);
+        let name = |t: Option<&'static Registered>| t.map(|t| t.name);
+        assert_eq!(name(e.next_test()), Some("a"));
+        e.requested(&A);
+        assert_eq!(name(e.next_test()), Some("hosted"));
+        // `hosted` never came: after `b`, nothing is planned.
+        e.requested(&B);
+        assert_eq!(name(e.next_test()), None);
+        // The same test asked for twice in a row is expected again.
+        e.requested(&B);
+        assert_eq!(name(e.next_test()), Some("b"));
+        e.requested(&A);
+        assert_eq!(name(e.next_test()), None);
+
+        let needs = e.needs(&A, 8).clone();
+        assert_eq!(needs.nodes, 2);
+        let built = needs.blueprint.expect("a pair may be built ahead");
+        assert_eq!(
+            (built.text.as_str(), built.origin.as_str()),
+            (PAIR, "<inline>")
+        );
+        let hosted = e.needs(&HOSTED, 8);
+        assert_eq!((hosted.nodes, hosted.blueprint.is_none()), (1, true));
+        assert_eq!(e.needs(&A, 1).nodes, 2, "worked out once");
+    }
+
+    #[test]
+    fn a_request_takes_the_child_readied_for_it() {
+        let mut e = Expected::new(Vec::new());
+        let pair = e.needs(&A, 8).blueprint.clone();
+        let for_test = |t: &'static Registered, b: &Option<Blueprint>| Readying {
+            test: Some(t),
+            blueprint: b.clone(),
+        };
+        let (a, b, plain) = (
+            for_test(&A, &pair),
+            for_test(&B, &pair),
+            Readying::default(),
+        );
+        let hosted = for_test(&HOSTED, &None);
+        let pick = |children: &[(bool, Option<&Readying>)], t: &'static Registered| {
+            choose(
+                children,
+                Some(t),
+                if std::ptr::eq(t, &HOSTED) {
+                    None
+                } else {
+                    pair.as_ref()
+                },
+            )
+        };
+        // The child readied for the test, though another came first.
+        assert_eq!(
+            pick(&[(true, Some(&hosted)), (true, Some(&a))], &A),
+            Some(1)
+        );
+        // One that built the same network, for another test.
+        assert_eq!(pick(&[(true, Some(&plain)), (true, Some(&b))], &A), Some(1));
+        // While the child readied for it is still readying, the test waits for it.
+        assert_eq!(pick(&[(true, Some(&plain)), (false, Some(&a))], &A), None);
+        // Else a child that built nothing, before one that built another network.
+        assert_eq!(
+            pick(&[(true, Some(&a)), (true, Some(&plain))], &HOSTED),
+            Some(1)
+        );
+        assert_eq!(pick(&[(false, None), (true, Some(&a))], &HOSTED), Some(1));
+        assert_eq!(pick(&[(true, None), (true, Some(&a))], &HOSTED), Some(0));
+        // Nothing ready: wait.
+        assert_eq!(pick(&[(false, Some(&hosted)), (false, None)], &A), None);
+        // A test the server does not know takes any ready child.
+        assert_eq!(choose(&[(true, Some(&a))], None, None), Some(0));
+    }
+
     #[test]
     fn a_plan_is_the_selected_names_in_libtests_order() {
         let tests = [
