@@ -244,26 +244,25 @@ impl Blueprint {
     }
 }
 
-/// What the next test is expected to need: namespaces besides the host, and the
-/// topology to build ahead, if any. A test child reports its own (tag `N`) once its
-/// topology is parsed; the server passes what it expects on to a warm child with the
-/// word to ready itself (tag `G`).
+/// What a warm child readies for: the test it is expected to serve, by libtest's name
+/// (it makes that test's namespaces besides the host and may build its network, see
+/// [`Blueprint::of`]), or, when none is expected, as many namespaces as `nodes`. The
+/// server sends it with the word to ready itself (tag `G`); a test child reports its
+/// own namespaces (tag `N`, no test) once its topology is parsed, for children readied
+/// when the runner's plan names no test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Needs {
     pub(crate) nodes: u32,
-    pub(crate) blueprint: Option<Blueprint>,
+    pub(crate) test: Option<String>,
 }
 
 impl Needs {
-    /// The tag, the node count (4 bytes, little-endian), then, with a blueprint, the
-    /// text's length (4 bytes), the text and the origin.
+    /// The tag, the node count (4 bytes, little-endian), then the test's name, if any.
     pub(crate) fn encode(&self, tag: u8) -> Vec<u8> {
         let mut out = vec![tag];
         out.extend_from_slice(&self.nodes.to_le_bytes());
-        if let Some(b) = &self.blueprint {
-            out.extend_from_slice(&(b.text.len() as u32).to_le_bytes());
-            out.extend_from_slice(b.text.as_bytes());
-            out.extend_from_slice(b.origin.as_bytes());
+        if let Some(test) = &self.test {
+            out.extend_from_slice(test.as_bytes());
         }
         out
     }
@@ -271,22 +270,13 @@ impl Needs {
     pub(crate) fn decode(tag: u8, msg: &[u8]) -> Option<Needs> {
         let rest = msg.strip_prefix(&[tag])?;
         let (nodes, rest) = rest.split_first_chunk::<4>()?;
-        let blueprint = match rest.split_first_chunk::<4>() {
-            None if rest.is_empty() => None,
-            None => return None,
-            Some((len, rest)) => {
-                let len = u32::from_le_bytes(*len) as usize;
-                let text = std::str::from_utf8(rest.get(..len)?).ok()?;
-                let origin = std::str::from_utf8(&rest[len..]).ok()?;
-                Some(Blueprint {
-                    text: text.to_owned(),
-                    origin: origin.to_owned(),
-                })
-            }
+        let test = match rest {
+            [] => None,
+            name => Some(String::from_utf8(name.to_vec()).ok()?),
         };
         Some(Needs {
             nodes: u32::from_le_bytes(*nodes),
-            blueprint,
+            test,
         })
     }
 }
@@ -640,14 +630,11 @@ mod tests {
     fn needs_round_trip() {
         let with = Needs {
             nodes: 3,
-            blueprint: Some(Blueprint {
-                text: "[nodes.a]\n# é\n".into(),
-                origin: "fixtures/a b.toml".into(),
-            }),
+            test: Some("m::é".into()),
         };
         let without = Needs {
             nodes: 7,
-            blueprint: None,
+            test: None,
         };
         for n in [with, without] {
             assert_eq!(Needs::decode(b'N', &n.encode(b'N')), Some(n.clone()));
@@ -655,14 +642,9 @@ mod tests {
         }
         assert_eq!(Needs::decode(b'G', b"G\x01\0\0"), None, "short count");
         assert_eq!(
-            Needs::decode(b'G', b"G\x01\0\0\0\x05"),
+            Needs::decode(b'G', b"G\x01\0\0\0\xff"),
             None,
-            "short length"
-        );
-        assert_eq!(
-            Needs::decode(b'G', b"G\x01\0\0\0\x09\0\0\0abc"),
-            None,
-            "text longer than the message"
+            "a name that is not UTF-8"
         );
     }
 
@@ -729,7 +711,6 @@ mod tests {
         ] {
             assert_eq!(of(text), None, "built ahead with {why}");
         }
-        // NETNS_TEST_BUILD_AHEAD (off unless set): `it`'s
-        // `networks_built_ahead_are_the_topologys`.
+        // NETNS_TEST_BUILD_AHEAD=0: `it`'s `networks_built_ahead_are_the_topologys`.
     }
 }

@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 
 use crate::__private::Registered;
-use crate::forkserver::{Blueprint, Needs};
 
 /// Set in the fork server's environment: the names of the tests expected, in order,
 /// one a line. Set in the runner's own environment, it is passed on as it is (a test
@@ -150,8 +149,7 @@ fn plan(selection: &Selection, tests: impl Iterator<Item = (String, bool)>) -> S
     out
 }
 
-/// The fork server's side: which test each warm child readies for, and which child a
-/// request takes.
+/// The fork server's side: which test each warm child readies for.
 pub(crate) struct Expected {
     /// The tests expected, in order ([`PLAN_ENV`]).
     plan: Vec<&'static Registered>,
@@ -160,17 +158,15 @@ pub(crate) struct Expected {
     /// The test of the latest request, and whether the one before was the same.
     last: Option<&'static Registered>,
     repeated: bool,
-    /// What each test needs, by its registration's address, worked out once.
-    needs: HashMap<usize, Needs>,
 }
 
-/// What a warm child was told to ready itself for.
-#[derive(Debug, Clone, Default)]
+/// What a warm child was told to ready itself for, and did.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Readying {
     /// The test it is expected to serve, if any is.
     pub(crate) test: Option<&'static Registered>,
-    /// The network it builds for it, if any.
-    pub(crate) blueprint: Option<Blueprint>,
+    /// Whether it built that test's network (it says so when it is ready).
+    pub(crate) built: bool,
 }
 
 impl Expected {
@@ -194,7 +190,6 @@ impl Expected {
             next: 0,
             last: None,
             repeated: false,
-            needs: HashMap::new(),
         }
     }
 
@@ -220,58 +215,30 @@ impl Expected {
             self.next += k + 1;
         }
     }
-
-    /// What `test` needs: its namespaces besides the host (at most `max_nodes`), and
-    /// its network, if a warm child may build that ahead ([`Blueprint::of`]).
-    pub(crate) fn needs(&mut self, test: &'static Registered, max_nodes: usize) -> &Needs {
-        let key = std::ptr::from_ref(test) as usize;
-        self.needs.entry(key).or_insert_with(|| {
-            let (text, origin) = (test.topology)();
-            match netns_test_topology::parse(text, origin) {
-                Ok(topology) => Needs {
-                    nodes: topology
-                        .nodes
-                        .iter()
-                        .filter(|n| n.name != netns_test_topology::HOST)
-                        .count()
-                        .min(max_nodes) as u32,
-                    blueprint: Blueprint::of(&topology, text, origin, max_nodes),
-                },
-                Err(_) => Needs {
-                    nodes: 0,
-                    blueprint: None,
-                },
-            }
-        })
-    }
 }
 
 /// Which of the warm `children` (whether each is ready, and what it was told to ready
-/// for, if told) a request for `test`, whose network may be built ahead as
-/// `blueprint`, takes: one ready for that test, or that built its network; else, while
-/// one still readies for it, none yet (the request waits); else a ready one that built
-/// nothing, else any ready one (the test drops the network it finds). `None`: wait.
+/// for, if told) a request for `test` takes: one ready for that test; else, while one
+/// still readies for it, none yet (the request waits); else a ready one that built no
+/// network, else any ready one (the test drops the network it finds). `None`: wait.
 pub(crate) fn choose(
-    children: &[(bool, Option<&Readying>)],
+    children: &[(bool, Option<Readying>)],
     test: Option<&'static Registered>,
-    blueprint: Option<&Blueprint>,
 ) -> Option<usize> {
-    let serves = |r: &Readying| {
-        (r.test.is_some() && r.test.map(std::ptr::from_ref) == test.map(std::ptr::from_ref))
-            || (blueprint.is_some() && r.blueprint.as_ref() == blueprint)
+    let serves = |r: &Option<Readying>| {
+        r.and_then(|r| r.test)
+            .zip(test)
+            .is_some_and(|(a, b)| std::ptr::eq(a, b))
     };
     let ready = || children.iter().enumerate().filter(|(_, (ready, _))| *ready);
-    if let Some((i, _)) = ready().find(|(_, (_, r))| r.is_some_and(serves)) {
+    if let Some((i, _)) = ready().find(|(_, (_, r))| serves(r)) {
         return Some(i);
     }
-    if children
-        .iter()
-        .any(|(ready, r)| !ready && r.is_some_and(serves))
-    {
+    if children.iter().any(|(ready, r)| !ready && serves(r)) {
         return None;
     }
     ready()
-        .find(|(_, (_, r))| r.is_none_or(|r| r.blueprint.is_none()))
+        .find(|(_, (_, r))| r.is_none_or(|r| !r.built))
         .or_else(|| ready().next())
         .map(|(i, _)| i)
 }
@@ -319,110 +286,71 @@ mod tests {
 
     fn nothing() {}
 
-    const PAIR: &str = "[nodes.a]\n[nodes.b]\n[[links]]\nendpoints = [\"a:e\", \"b:e\"]\n";
-    static A: Registered = Registered {
-        module_path: "it::m",
-        name: "a",
-        run: nothing,
-        plain_host: true,
-        topology: || (PAIR, "<inline>"),
-        ignored: false,
-    };
-    static B: Registered = Registered {
-        module_path: "it::m",
-        name: "b",
-        run: nothing,
-        plain_host: true,
-        topology: || (PAIR, "<inline>"),
-        ignored: false,
-    };
-    static HOSTED: Registered = Registered {
-        module_path: "it::m",
-        name: "hosted",
-        run: nothing,
-        plain_host: true,
-        topology: || {
-            (
-                "[nodes.b]\n[[links]]\nendpoints = [\"host:e\", \"b:e\"]\n",
-                "<inline>",
-            )
-        },
-        ignored: false,
-    };
+    fn registered(name: &'static str) -> Registered {
+        Registered {
+            module_path: "it::m",
+            name,
+            run: nothing,
+            plain_host: true,
+            topology: || ("[nodes.a]\n", "<inline>"),
+            ignored: false,
+        }
+    }
 
     #[test]
     fn children_ready_for_the_plan_in_order_and_for_a_repeated_test() {
-        let mut e = Expected::new(vec![&A, &HOSTED, &B]);
+        let [a, b, c]: [&'static Registered; 3] =
+            ["a", "b", "c"].map(|n| &*Box::leak(Box::new(registered(n))));
+        let mut e = Expected::new(vec![a, b, c]);
         let name = |t: Option<&'static Registered>| t.map(|t| t.name);
         assert_eq!(name(e.next_test()), Some("a"));
-        e.requested(&A);
-        assert_eq!(name(e.next_test()), Some("hosted"));
-        // `hosted` never came: after `b`, nothing is planned.
-        e.requested(&B);
+        e.requested(a);
+        assert_eq!(name(e.next_test()), Some("b"));
+        // `b` never came: after `c`, nothing is planned.
+        e.requested(c);
         assert_eq!(name(e.next_test()), None);
         // The same test asked for twice in a row is expected again.
-        e.requested(&B);
-        assert_eq!(name(e.next_test()), Some("b"));
-        e.requested(&A);
+        e.requested(c);
+        assert_eq!(name(e.next_test()), Some("c"));
+        assert_eq!(name(e.next_test()), Some("c"));
+        e.requested(a);
         assert_eq!(name(e.next_test()), None);
-
-        let needs = e.needs(&A, 8).clone();
-        assert_eq!(needs.nodes, 2);
-        let built = needs.blueprint.expect("a pair may be built ahead");
-        assert_eq!(
-            (built.text.as_str(), built.origin.as_str()),
-            (PAIR, "<inline>")
-        );
-        let hosted = e.needs(&HOSTED, 8);
-        assert_eq!((hosted.nodes, hosted.blueprint.is_none()), (1, true));
-        assert_eq!(e.needs(&A, 1).nodes, 2, "worked out once");
     }
 
     #[test]
     fn a_request_takes_the_child_readied_for_it() {
-        let mut e = Expected::new(Vec::new());
-        let pair = e.needs(&A, 8).blueprint.clone();
-        let for_test = |t: &'static Registered, b: &Option<Blueprint>| Readying {
-            test: Some(t),
-            blueprint: b.clone(),
+        let [a, b, c]: [&'static Registered; 3] =
+            ["a", "b", "c"].map(|n| &*Box::leak(Box::new(registered(n))));
+        let for_test = |t: &'static Registered, built: bool| {
+            Some(Readying {
+                test: Some(t),
+                built,
+            })
         };
-        let (a, b, plain) = (
-            for_test(&A, &pair),
-            for_test(&B, &pair),
-            Readying::default(),
-        );
-        let hosted = for_test(&HOSTED, &None);
-        let pick = |children: &[(bool, Option<&Readying>)], t: &'static Registered| {
-            choose(
-                children,
-                Some(t),
-                if std::ptr::eq(t, &HOSTED) {
-                    None
-                } else {
-                    pair.as_ref()
-                },
-            )
-        };
+        let (a_built, b_built, b_plain) =
+            (for_test(a, true), for_test(b, true), for_test(b, false));
         // The child readied for the test, though another came first.
         assert_eq!(
-            pick(&[(true, Some(&hosted)), (true, Some(&a))], &A),
+            choose(&[(true, b_built), (true, a_built)], Some(a)),
             Some(1)
         );
-        // One that built the same network, for another test.
-        assert_eq!(pick(&[(true, Some(&plain)), (true, Some(&b))], &A), Some(1));
+        assert_eq!(
+            choose(&[(true, b_plain), (true, for_test(a, false))], Some(a)),
+            Some(1)
+        );
         // While the child readied for it is still readying, the test waits for it.
-        assert_eq!(pick(&[(true, Some(&plain)), (false, Some(&a))], &A), None);
+        assert_eq!(choose(&[(true, b_plain), (false, a_built)], Some(a)), None);
         // Else a child that built nothing, before one that built another network.
         assert_eq!(
-            pick(&[(true, Some(&a)), (true, Some(&plain))], &HOSTED),
+            choose(&[(true, a_built), (true, b_plain)], Some(c)),
             Some(1)
         );
-        assert_eq!(pick(&[(false, None), (true, Some(&a))], &HOSTED), Some(1));
-        assert_eq!(pick(&[(true, None), (true, Some(&a))], &HOSTED), Some(0));
+        assert_eq!(choose(&[(true, a_built), (true, None)], Some(c)), Some(1));
+        assert_eq!(choose(&[(true, a_built), (false, None)], Some(c)), Some(0));
         // Nothing ready: wait.
-        assert_eq!(pick(&[(false, Some(&hosted)), (false, None)], &A), None);
+        assert_eq!(choose(&[(false, b_built), (false, None)], Some(a)), None);
         // A test the server does not know takes any ready child.
-        assert_eq!(choose(&[(true, Some(&a))], None, None), Some(0));
+        assert_eq!(choose(&[(false, None), (true, a_built)], None), Some(1));
     }
 
     #[test]

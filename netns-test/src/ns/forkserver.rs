@@ -141,18 +141,12 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             .take(target.saturating_sub(readying))
         {
             let test = expected.next_test();
-            let needs = match test {
-                Some(t) => expected.needs(t, MAX_SPARES).clone(),
-                None => Needs {
-                    nodes: reported_nodes,
-                    blueprint: None,
-                },
+            let needs = Needs {
+                nodes: reported_nodes,
+                test: test.map(|t| crate::runner::libtest_name(t.module_path, t.name)),
             };
             tell(w.ctl.as_raw_fd(), &needs.encode(b'G'));
-            w.readying = Some(Readying {
-                test,
-                blueprint: needs.blueprint,
-            });
+            w.readying = Some(Readying { test, built: false });
         }
 
         let (accept, ctl_ready, ended, told) = {
@@ -223,7 +217,11 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             let mut msg = [0u8; 8];
             let n = nix::unistd::read(&warm[i].ctl, &mut msg).unwrap_or(0);
             match (n, msg[0]) {
-                (1, b'R') => {
+                (1 | 2, b'R') => {
+                    // `RB`: it built its test's network.
+                    if let Some(r) = warm[i].readying.as_mut() {
+                        r.built = n == 2 && msg[1] == b'B';
+                    }
                     warm[i].ready = true;
                     warm[i].mnt = mount_namespace(warm[i].pid);
                     broken = false;
@@ -266,13 +264,9 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
         let mut handed = false;
         let mut k = 0;
         while k < queue.len() {
-            let test = queue[k].test;
-            let blueprint = test.and_then(|t| expected.needs(t, MAX_SPARES).blueprint.as_ref());
-            let children: Vec<(bool, Option<&Readying>)> = warm
-                .iter()
-                .map(|w| (w.ready, w.readying.as_ref()))
-                .collect();
-            let Some(i) = choose(&children, test, blueprint) else {
+            let children: Vec<(bool, Option<Readying>)> =
+                warm.iter().map(|w| (w.ready, w.readying)).collect();
+            let Some(i) = choose(&children, queue[k].test) else {
                 k += 1;
                 continue;
             };
@@ -441,15 +435,15 @@ pub(crate) fn report_needs(topology: &netns_test_topology::Topology) {
         let nodes = topology.nodes.iter().filter(|n| n.name != HOST).count();
         let needs = Needs {
             nodes: nodes.min(u32::MAX as usize) as u32,
-            blueprint: None,
+            test: None,
         };
         tell(ctl.as_raw_fd(), &needs.encode(b'N'));
     }
 }
 
-/// A network a warm child built before its test was known, from the topology the last
-/// two tests reported: a test with the same topology takes it
-/// ([`take_built_ahead`]) rather than building its own.
+/// A network a warm child built before its test was known, for the test the runner's
+/// plan says it will serve (see `crate::plan`): a test with the same topology takes
+/// it ([`take_built_ahead`]) rather than building its own.
 struct BuiltAhead {
     blueprint: Blueprint,
     net: crate::Net,
@@ -481,28 +475,50 @@ pub(crate) fn take_built_ahead(text: &str, origin: &str) -> Found {
     }
 }
 
-/// Builds `blueprint` in this warm child's namespaces (its own becomes the host), with
-/// the spares it made, and keeps the network for its test. A topology that fails to
-/// build here is left for the test to build and report. The child still has a single
-/// thread afterwards, as its test needs: [`Blueprint::of`] leaves out the only
-/// networks that run threads of their own (links emulated in userspace).
-fn build_ahead(blueprint: Blueprint) {
+/// Readies this warm child for `test`, the one the server expects it to serve: as many
+/// spare namespaces as its topology has nodes besides the host, the host's `lo` if its
+/// host is plain (see [`ready_ahead`]), and its network, if a warm child may build it
+/// ([`Blueprint::of`]); returns whether it built the network. The topology is parsed
+/// here, not in the server, whose memory every child would copy (a 1000-node
+/// topology's parse left the server at 16 MB instead of 5, and every test slower).
+fn ready_for(test: &Registered) -> bool {
+    let (text, origin) = (test.topology)();
+    let Ok(topology) = netns_test_topology::parse(text, origin) else {
+        ready_ahead(0, test.plain_host);
+        return false;
+    };
+    let nodes = topology.nodes.iter().filter(|n| n.name != HOST).count();
+    ready_ahead(nodes.min(MAX_SPARES), test.plain_host);
+    match Blueprint::of(&topology, text, origin, MAX_SPARES) {
+        Some(blueprint) => build_ahead(blueprint, topology),
+        None => false,
+    }
+}
+
+/// Builds `topology` (as `blueprint`) in this warm child's namespaces (its own becomes
+/// the host), with the spares it made, and keeps the network for its test; whether it
+/// did. A topology that fails to build here is left for the test to build and report.
+/// The child still has a single thread afterwards, as its test needs:
+/// [`Blueprint::of`] leaves out the only networks that run threads of their own
+/// (links emulated in userspace).
+fn build_ahead(blueprint: Blueprint, topology: netns_test_topology::Topology) -> bool {
     let Ok(home) = super::current_netns() else {
-        return;
+        return false;
     };
     crate::standalone::mark_isolated();
-    let built = std::panic::catch_unwind(|| {
-        let topology = netns_test_topology::parse(&blueprint.text, &blueprint.origin).ok()?;
-        crate::Net::build(topology).ok()
-    });
+    let built = std::panic::catch_unwind(|| crate::Net::build(topology).ok());
     // A build ends in the host's namespace, failed or not; should one not have, this
     // child must not go on standing in a node (it would be the next test's host).
     if super::setns_net(home.as_fd()).is_err() {
         super::exit_now(121)
     }
-    let Ok(Some(net)) = built else { return };
-    if let Ok(mut slot) = BUILT_AHEAD.lock() {
-        *slot = Some(BuiltAhead { blueprint, net });
+    let Ok(Some(net)) = built else { return false };
+    match BUILT_AHEAD.lock() {
+        Ok(mut slot) => {
+            *slot = Some(BuiltAhead { blueprint, net });
+            true
+        }
+        Err(_) => false,
     }
 }
 
@@ -832,15 +848,18 @@ enum Ahead {
     Nothing,
 }
 
-/// What a server's child readies: `spares` spare namespaces, the host's `lo`, and a
-/// cached thread stack.
-fn ready_ahead(spares: usize) {
+/// What a server's child readies: `spares` spare namespaces, the host's `lo` (unless
+/// its test is known to want a host that is not plain, which then keeps this
+/// namespace as it is), and a cached thread stack.
+fn ready_ahead(spares: usize, plain_host: bool) {
     make_spares(spares);
-    // Set before trying: a host namespace whose `lo` may have been touched is not one a
-    // test whose host keeps `lo` down may have.
-    HOST_TOUCHED.store(true, std::sync::atomic::Ordering::Relaxed);
-    if let (Ok(nl), Ok(mut slot)) = (loopback_up(), HOST_LOOPBACK.lock()) {
-        *slot = Some(nl);
+    if plain_host {
+        // Set before trying: a host namespace whose `lo` may have been touched is not
+        // one a test whose host keeps `lo` down may have.
+        HOST_TOUCHED.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let (Ok(nl), Ok(mut slot)) = (loopback_up(), HOST_LOOPBACK.lock()) {
+            *slot = Some(nl);
+        }
     }
     // A thread started and joined now leaves its stack in glibc's cache: the test's
     // thread, started once the test is known, then needs no new mapping.
@@ -867,14 +886,19 @@ fn await_test(ctl: OwnedFd, ahead: Ahead) -> ! {
                 Err(_) => super::exit_now(137),
             }
         };
-        if reserved {
-            ready_ahead(needs.nodes as usize);
-            if let Some(blueprint) = needs.blueprint {
-                build_ahead(blueprint);
+        let test = needs.test.as_deref().and_then(forkserver::registered);
+        let built = match (reserved, test) {
+            (false, _) => false,
+            (true, Some(test)) => ready_for(test),
+            (true, None) => {
+                ready_ahead(needs.nodes as usize, true);
+                false
             }
-        }
+        };
+        tell(ctl.as_raw_fd(), if built { b"RB" } else { b"R" });
+    } else {
+        tell(ctl.as_raw_fd(), b"R");
     }
-    tell(ctl.as_raw_fd(), b"R");
     let Ok((n, fds)) = recv_with_fds(ctl.as_fd(), &mut buf) else {
         super::exit_now(137)
     };
