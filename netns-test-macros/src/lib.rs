@@ -193,9 +193,11 @@ use proc_macro::TokenStream;
 /// process's fork server start that child from namespaces made in advance, faster
 /// than re-executing the test binary (under nextest's process-per-test mode the runner
 /// starts the child the same way itself); `NETNS_TEST_FORK_SERVER=0` turns both off.
-/// With `NETNS_TEST_BUILD_AHEAD=1`, once two tests in a row had the same small
-/// topology (that leaves `host` alone), the server's children build that network ahead
-/// too, and a test with the same topology text takes it.
+/// The runner also tells the server which tests libtest will run, in order (from
+/// libtest's arguments; `ignored` is whether the test carries `#[ignore]`), so each of
+/// the server's children readies for one of them and, for a small topology that
+/// leaves `host` alone, builds its network too; a test with the same topology text
+/// takes it. `NETNS_TEST_BUILD_AHEAD=0` turns that off.
 #[proc_macro_attribute]
 pub fn netns_test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::netns_test(args.into(), item.into()).into()
