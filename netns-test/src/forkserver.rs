@@ -154,6 +154,13 @@ impl Request {
         out
     }
 
+    /// The test named in an encoded request, without decoding the rest.
+    pub(crate) fn test_of(msg: &[u8]) -> Option<&str> {
+        let rest = msg.strip_prefix(b"Q")?;
+        let end = rest.iter().position(|b| *b == 0)?;
+        std::str::from_utf8(&rest[..end]).ok()
+    }
+
     pub(crate) fn decode(msg: &[u8]) -> Option<Request> {
         let rest = msg.strip_prefix(b"Q")?.strip_suffix(&[0])?;
         let mut parts = rest.split(|b| *b == 0);
@@ -608,7 +615,9 @@ mod tests {
                 (OsString::from_vec(b"K\xff".to_vec()), "v".into()),
             ],
         };
+        assert_eq!(Request::test_of(&req.encode()), Some("seeds::s1::pings"));
         assert_eq!(Request::decode(&req.encode()), Some(req));
+        assert_eq!(Request::test_of(b"Qname"), None, "unterminated");
         assert_eq!(Request::decode(b"Qname\0"), None, "no directory");
         assert_eq!(Request::decode(b"X"), None);
     }

@@ -133,7 +133,15 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
             ),
             Found::Another | Found::Nothing => {}
         }
-        let topology = netns_test_topology::parse(spec.topology, spec.origin)?;
+        let topology = match ns::forkserver::take_parsed(spec.topology, spec.origin) {
+            Some(topology) => {
+                if timing {
+                    eprintln!("netns-test timing: topology parsed ahead by the fork server");
+                }
+                topology
+            }
+            None => netns_test_topology::parse(spec.topology, spec.origin)?,
+        };
         ns::forkserver::report_needs(&topology);
         Net::build(topology)
     };

@@ -443,11 +443,28 @@ fn networks_built_ahead_are_the_topologys() {
             .count();
         (ahead, another)
     };
+    let parsed_ahead = |text: &str| {
+        text.matches("topology parsed ahead by the fork server")
+            .count()
+    };
     // The runner tells the server the tests libtest will run, in order: every one that
     // may be built ahead is (a1 to a6, b1, e1 to e4), and no test finds another's
     // network. Not c1 to d1 (an interface in the host) nor f1 (`lo` down in the host).
     let text = through_the_fork_server("forkserver::built_ahead::", 16, &[]);
     assert_eq!(built_ahead(&text), (11, 0), "{text}");
+    // The others find their topology parsed.
+    assert_eq!(parsed_ahead(&text), 5, "{text}");
+
+    // A plan of c1 alone: c1 to c3 (the same text) find c1's topology parsed, and the
+    // rest parse their own (d1's host interface has other addresses).
+    let c1 = "forkserver::built_ahead::c1\n".repeat(40);
+    let text = through_the_fork_server(
+        "forkserver::built_ahead::",
+        16,
+        &[("__NETNS_TEST_PLAN", c1.as_str())],
+    );
+    assert_eq!(built_ahead(&text), (0, 0), "{text}");
+    assert_eq!(parsed_ahead(&text), 3, "{text}");
 
     // A plan that does not come true: every child builds b1's network, and every test
     // but b1 finds it and builds its own (b1's has the a-tests' nodes and interfaces,
@@ -467,6 +484,8 @@ fn networks_built_ahead_are_the_topologys() {
         &[("NETNS_TEST_BUILD_AHEAD", "0")],
     );
     assert_eq!(built_ahead(&off), (0, 0), "{off}");
+    // Not built, but parsed ahead: every one.
+    assert_eq!(parsed_ahead(&off), 16, "{off}");
 }
 
 /// A warm child brings its own namespace's `lo` up before its test is known, for a

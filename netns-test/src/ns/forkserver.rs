@@ -320,10 +320,11 @@ fn take_request(listener: BorrowedFd<'_>, runner: libc::pid_t, buf: &mut [u8]) -
         return None;
     }
     let (n, fds) = recv_with_fds(conn.as_fd(), buf).ok()?;
-    if fds.len() != 4 {
+    let name = Request::test_of(&buf[..n]);
+    if fds.len() != 4 || name.is_none() {
         return None;
     }
-    let test = Request::decode(&buf[..n]).and_then(|r| forkserver::registered(&r.test));
+    let test = name.and_then(forkserver::registered);
     Some(Pending {
         test,
         conn,
@@ -491,8 +492,26 @@ fn ready_for(test: &Registered) -> bool {
     ready_ahead(nodes.min(MAX_SPARES), test.plain_host);
     match Blueprint::of(&topology, text, origin, MAX_SPARES) {
         Some(blueprint) => build_ahead(blueprint, topology),
-        None => false,
+        None => {
+            if let Ok(mut slot) = PARSED.lock() {
+                *slot = Some((text, origin, topology));
+            }
+            false
+        }
     }
+}
+
+/// A topology a warm child parsed for the test it expected and did not build ahead
+/// (see [`ready_for`]): its text, origin and the parse.
+type Parsed = (&'static str, &'static str, netns_test_topology::Topology);
+
+static PARSED: std::sync::Mutex<Option<Parsed>> = std::sync::Mutex::new(None);
+
+/// The topology parsed ahead of this test, if it was parsed from `text` and `origin`:
+/// the test need not parse its text again.
+pub(crate) fn take_parsed(text: &str, origin: &str) -> Option<netns_test_topology::Topology> {
+    let (t, o, topology) = PARSED.lock().ok()?.take()?;
+    (t == text && o == origin).then_some(topology)
 }
 
 /// Builds `topology` (as `blueprint`) in this warm child's namespaces (its own becomes
