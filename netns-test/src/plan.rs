@@ -54,24 +54,36 @@ impl Selection {
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            let Some(opt) = arg
-                .strip_prefix("--")
-                .or_else(|| arg.strip_prefix('-').filter(|o| !o.is_empty()))
-            else {
+            let (name, inline) = if let Some(long) = arg.strip_prefix("--") {
+                match long.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_owned())),
+                    None => (long, None),
+                }
+            } else if let Some(short) = arg.strip_prefix('-').filter(|o| !o.is_empty()) {
+                // `-Zx` is `-Z x`.
+                match short.char_indices().nth(1) {
+                    Some((at, _)) => (&short[..at], Some(short[at..].to_owned())),
+                    None => (short, None),
+                }
+            } else {
                 s.filters.push(arg);
                 continue;
             };
-            let (name, inline) = match opt.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
-                None => (opt, None),
-            };
+            let takes_value = matches!(
+                name,
+                "skip" | "logfile" | "test-threads" | "color" | "format" | "Z"
+            );
+            if inline.is_some() && !takes_value {
+                // A flag with a value (`-qx` is `-q -x` to libtest): not one we know.
+                return None;
+            }
             let mut value = || inline.clone().or_else(|| args.next());
             match name {
                 "exact" => s.exact = true,
                 "ignored" => s.ignored = Ignored::Only,
                 "include-ignored" => s.ignored = Ignored::Include,
                 "skip" => s.skip.push(value()?),
-                "logfile" | "test-threads" | "color" | "format" | "Z" | "shuffle-seed" => {
+                "logfile" | "test-threads" | "color" | "format" | "Z" => {
                     value()?;
                 }
                 "nocapture"
@@ -278,9 +290,13 @@ mod tests {
         assert!(s.selects("a", true) && s.selects("b", false) && !s.selects("ax", false));
         assert!(s.filters.is_empty(), "{:?}", s.filters);
 
+        assert!(parse(&["-Zunstable-options", "--format", "json", "-q"]).is_some());
+
         // Not libtest's arguments, or no fixed order: no plan.
         assert_eq!(parse(&["--only", "pair"]), None);
         assert_eq!(parse(&["--shuffle"]), None);
+        assert_eq!(parse(&["--shuffle-seed=7"]), None);
+        assert_eq!(parse(&["-qx"]), None);
         assert_eq!(parse(&["--skip"]), None);
     }
 
