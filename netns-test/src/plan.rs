@@ -130,7 +130,12 @@ pub(crate) fn of_this_process() -> String {
     if let Some(given) = std::env::var_os(PLAN_ENV) {
         return given.to_string_lossy().into_owned();
     }
-    let Some(selection) = Selection::parse(std::env::args().skip(1)) else {
+    // Arguments that are not UTF-8 are not libtest's (it would not start).
+    let args: Option<Vec<String>> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string().ok())
+        .collect();
+    let Some(selection) = args.and_then(Selection::parse) else {
         return String::new();
     };
     let names = inventory::iter::<Registered>.into_iter().map(|r| {
