@@ -22,9 +22,9 @@ pub struct Registered {
     /// The test's topology text and its origin, as the test passes them (`TestSpec`):
     /// the fork server builds a network ahead for the test it expects next.
     pub topology: fn() -> (&'static str, &'static str),
-    /// Whether the test carries `#[ignore]` after `#[netns_test]` (where the macro sees
-    /// it): the tests libtest is expected to run in order leave it out, unless asked
-    /// for ignored tests.
+    /// Whether the test carries `#[ignore]` (before or after `#[netns_test]`: the macro
+    /// sees both): the tests libtest is expected to run leave it out, unless libtest is
+    /// asked for ignored tests.
     pub ignored: bool,
 }
 
