@@ -83,7 +83,7 @@ impl Selection {
                 "ignored" => s.ignored = Ignored::Only,
                 "include-ignored" => s.ignored = Ignored::Include,
                 "skip" => s.skip.push(value()?),
-                "logfile" | "test-threads" | "color" | "format" | "Z" => {
+                _ if takes_value => {
                     value()?;
                 }
                 "nocapture"
@@ -168,6 +168,8 @@ fn plan(selection: &Selection, tests: impl Iterator<Item = (String, bool)>) -> S
 
 /// The fork server's side: which test each warm child readies for.
 pub(crate) struct Expected {
+    /// Every registered test, by libtest's name.
+    by_name: HashMap<String, &'static Registered>,
     /// The tests expected, in order ([`PLAN_ENV`]).
     plan: Vec<&'static Registered>,
     /// The first of `plan` that no child readies for yet.
@@ -194,20 +196,30 @@ impl Expected {
             .map(|r| (crate::runner::libtest_name(r.module_path, r.name), r))
             .collect();
         let text = std::env::var(PLAN_ENV).unwrap_or_default();
-        Expected::new(
-            text.lines()
-                .filter_map(|n| by_name.get(n).copied())
-                .collect(),
-        )
+        let plan = text
+            .lines()
+            .filter_map(|n| by_name.get(n).copied())
+            .collect();
+        Expected::new(by_name, plan)
     }
 
-    fn new(plan: Vec<&'static Registered>) -> Expected {
+    fn new(
+        by_name: HashMap<String, &'static Registered>,
+        plan: Vec<&'static Registered>,
+    ) -> Expected {
         Expected {
+            by_name,
             plan,
             next: 0,
             last: None,
             repeated: false,
         }
+    }
+
+    /// The registered test libtest knows as `name` (as `forkserver::registered`, from
+    /// the map made once).
+    pub(crate) fn find(&self, name: &str) -> Option<&'static Registered> {
+        self.by_name.get(name).copied()
     }
 
     /// The test a child told to ready itself now will serve: the plan's next, or, while
@@ -322,7 +334,7 @@ mod tests {
     fn children_ready_for_the_plan_in_order_and_for_a_repeated_test() {
         let [a, b, c]: [&'static Registered; 3] =
             ["a", "b", "c"].map(|n| &*Box::leak(Box::new(registered(n))));
-        let mut e = Expected::new(vec![a, b, c]);
+        let mut e = Expected::new(HashMap::new(), vec![a, b, c]);
         let name = |t: Option<&'static Registered>| t.map(|t| t.name);
         assert_eq!(name(e.next_test()), Some("a"));
         e.requested(a);

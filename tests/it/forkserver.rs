@@ -447,42 +447,32 @@ fn networks_built_ahead_are_the_topologys() {
         text.matches("topology parsed ahead by the fork server")
             .count()
     };
+    let run = |env: &[(&str, &str)]| through_the_fork_server("forkserver::built_ahead::", 16, env);
+    // A plan naming one test, whatever libtest runs.
+    let plan_of = |test: &str| format!("forkserver::built_ahead::{test}\n").repeat(40);
+
     // The runner tells the server the tests libtest will run, in order: every one that
     // may be built ahead is (a1 to a6, b1, e1 to e4), and no test finds another's
     // network. Not c1 to d1 (an interface in the host) nor f1 (`lo` down in the host).
-    let text = through_the_fork_server("forkserver::built_ahead::", 16, &[]);
+    let text = run(&[]);
     assert_eq!(built_ahead(&text), (11, 0), "{text}");
     // The others find their topology parsed.
     assert_eq!(parsed_ahead(&text), 5, "{text}");
 
     // A plan of c1 alone: c1 to c3 (the same text) find c1's topology parsed, and the
     // rest parse their own (d1's host interface has other addresses).
-    let c1 = "forkserver::built_ahead::c1\n".repeat(40);
-    let text = through_the_fork_server(
-        "forkserver::built_ahead::",
-        16,
-        &[("__NETNS_TEST_PLAN", c1.as_str())],
-    );
+    let text = run(&[("__NETNS_TEST_PLAN", &plan_of("c1"))]);
     assert_eq!(built_ahead(&text), (0, 0), "{text}");
     assert_eq!(parsed_ahead(&text), 3, "{text}");
 
     // A plan that does not come true: every child builds b1's network, and every test
     // but b1 finds it and builds its own (b1's has the a-tests' nodes and interfaces,
     // with other addresses; f1's host must still keep `lo` down).
-    let wrong = "forkserver::built_ahead::b1\n".repeat(40);
-    let text = through_the_fork_server(
-        "forkserver::built_ahead::",
-        16,
-        &[("__NETNS_TEST_PLAN", wrong.as_str())],
-    );
+    let text = run(&[("__NETNS_TEST_PLAN", &plan_of("b1"))]);
     assert_eq!(built_ahead(&text), (1, 15), "{text}");
 
     // Switched off, nothing is built ahead.
-    let off = through_the_fork_server(
-        "forkserver::built_ahead::",
-        16,
-        &[("NETNS_TEST_BUILD_AHEAD", "0")],
-    );
+    let off = run(&[("NETNS_TEST_BUILD_AHEAD", "0")]);
     assert_eq!(built_ahead(&off), (0, 0), "{off}");
     // Not built, but parsed ahead: every one.
     assert_eq!(parsed_ahead(&off), 16, "{off}");

@@ -201,7 +201,7 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
             running[i].ctl = None;
         }
 
-        if accept && let Some(p) = take_request(listener.as_fd(), runner, &mut buf) {
+        if accept && let Some(p) = take_request(listener.as_fd(), runner, &expected, &mut buf) {
             if let Some(test) = p.test {
                 expected.requested(test);
             }
@@ -310,8 +310,13 @@ pub(crate) fn serve(listener: OwnedFd, pool: usize) -> ! {
 }
 
 /// Accepts one connection and reads its request; `None` for a stranger (only the
-/// runner, our parent, may ask) or a malformed message.
-fn take_request(listener: BorrowedFd<'_>, runner: libc::pid_t, buf: &mut [u8]) -> Option<Pending> {
+/// runner, our parent, may ask) or a malformed message. `expected` knows the tests.
+fn take_request(
+    listener: BorrowedFd<'_>,
+    runner: libc::pid_t,
+    expected: &Expected,
+    buf: &mut [u8],
+) -> Option<Pending> {
     let conn = accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC).ok()?;
     // SAFETY: accept4 returned a new descriptor that nothing else owns.
     let conn = unsafe { OwnedFd::from_raw_fd(conn) };
@@ -324,7 +329,7 @@ fn take_request(listener: BorrowedFd<'_>, runner: libc::pid_t, buf: &mut [u8]) -
     if fds.len() != 4 || name.is_none() {
         return None;
     }
-    let test = name.and_then(forkserver::registered);
+    let test = name.and_then(|n| expected.find(n));
     Some(Pending {
         test,
         conn,
