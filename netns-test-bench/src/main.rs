@@ -288,6 +288,11 @@ fn main() {
     }
     let quick = args.quick;
     let root = nix_is_root();
+    if let Some(message) = shell::missing_tools(root) {
+        <Args as clap::CommandFactory>::command()
+            .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+            .exit();
+    }
     let (n_pair, n_chain, n_big, suite) = if quick {
         (30, 3, 1, 50)
     } else {

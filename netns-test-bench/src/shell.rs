@@ -10,6 +10,42 @@ use std::time::{Duration, Instant};
 
 use crate::topo;
 
+/// The programs the comparisons start, each with the Debian package that has it: `ip`
+/// and `unshare` always, `sh` and `ping` for the shell ways (root only).
+const TOOLS: [(&str, &str, bool); 4] = [
+    ("ip", "iproute2", false),
+    ("unshare", "util-linux", false),
+    ("sh", "dash", true),
+    ("ping", "iputils-ping", true),
+];
+
+/// Says which programs a full run needs and cannot find on `PATH`, before any row is
+/// measured, rather than failing half-way through the run.
+pub(crate) fn missing_tools(root: bool) -> Option<String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = |name: &str| std::env::split_paths(&path).any(|dir| dir.join(name).is_file());
+    let missing: Vec<_> = TOOLS
+        .iter()
+        .filter(|(name, _, root_only)| (root || !root_only) && !found(name))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let names: Vec<_> = missing.iter().map(|(n, _, _)| format!("`{n}`")).collect();
+    let packages: Vec<_> = missing.iter().map(|(_, p, _)| *p).collect();
+    let (are, them) = if missing.len() == 1 {
+        ("it is", "it")
+    } else {
+        ("they are", "them")
+    };
+    Some(format!(
+        "the comparison rows run {} and {are} not on PATH; install {them} (Debian: \
+         `apt-get install {}`), or use `--only pair` for our rows alone",
+        names.join(", "),
+        packages.join(" "),
+    ))
+}
+
 /// Runs `cmd` (stdout discarded) and times it from spawn to exit; panics if it fails.
 pub(crate) fn time(cmd: &mut Command) -> Duration {
     let t = Instant::now();

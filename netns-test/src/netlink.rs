@@ -16,9 +16,16 @@ use netlink_packet_core::{
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use netlink_packet_route::link::LinkMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+
+/// The attribute that asks the kernel for links without their counters
+/// (`RTEXT_FILTER_SKIP_STATS`): the counters are most of a link's message (IPv6's alone
+/// some 300 bytes), and the kernel sums each from every CPU to answer.
+pub(crate) fn skip_stats() -> LinkAttribute {
+    LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])
+}
 
 /// One request and what it stands for, in `ip` terms, for error messages.
 #[derive(Debug)]
@@ -351,6 +358,7 @@ impl Netlink {
         for &index in indexes {
             let mut msg = LinkMessage::default();
             msg.header.index = index;
+            msg.attributes.push(skip_stats());
             self.encode(RouteNetlinkMessage::GetLink(msg), 0);
             if self.buf.len() >= SEND_CHUNK {
                 self.flush()?;

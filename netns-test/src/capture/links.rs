@@ -36,9 +36,11 @@ pub(crate) fn dump(sock: &socket2::Socket, seq: u32) -> io::Result<Vec<Link>> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
+    let mut request = LinkMessage::default();
+    request.attributes.push(crate::netlink::skip_stats());
     let mut msg = NetlinkMessage::new(
         header,
-        NetlinkPayload::InnerMessage(RouteNetlinkMessage::GetLink(LinkMessage::default())),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::GetLink(request)),
     );
     msg.finalize();
     let mut buf = vec![0u8; msg.buffer_len()];
