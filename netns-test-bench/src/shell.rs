@@ -22,8 +22,12 @@ const TOOLS: [(&str, &str, bool); 4] = [
 /// Says which programs a full run needs and cannot find on `PATH`, before any row is
 /// measured, rather than failing half-way through the run.
 pub(crate) fn missing_tools(root: bool) -> Option<String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = |name: &str| std::env::split_paths(&path).any(|dir| dir.join(name).is_file());
+    missing_tools_in(&std::env::var_os("PATH").unwrap_or_default(), root)
+}
+
+/// [`missing_tools`] with `path` as the `PATH`.
+fn missing_tools_in(path: &std::ffi::OsStr, root: bool) -> Option<String> {
+    let found = |name: &str| std::env::split_paths(path).any(|dir| dir.join(name).is_file());
     let missing: Vec<_> = TOOLS
         .iter()
         .filter(|(name, _, root_only)| (root || !root_only) && !found(name))
@@ -184,4 +188,43 @@ pub(crate) fn repeat_mininet(n: usize) -> Option<Vec<Duration>> {
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_programs_are_named_with_their_packages() {
+        let dir =
+            std::env::temp_dir().join(format!("netns-test-bench-path-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.as_os_str();
+        let as_root = missing_tools_in(empty, true).expect("nothing is on an empty PATH");
+        assert!(
+            as_root.contains("`ip`, `unshare`, `sh`, `ping` and they are not on PATH"),
+            "{as_root}"
+        );
+        assert!(
+            as_root.contains("apt-get install iproute2 util-linux dash iputils-ping"),
+            "{as_root}"
+        );
+        // Not root: the shell ways do not run, so only `ip` and `unshare` are needed.
+        let user = missing_tools_in(empty, false).unwrap();
+        assert!(user.contains("`ip`, `unshare` and they are"), "{user}");
+        assert!(!user.contains("ping"), "{user}");
+
+        for name in ["ip", "unshare", "sh"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let one = missing_tools_in(empty, true).unwrap();
+        assert!(
+            one.contains("run `ping` and it is not on PATH; install it"),
+            "{one}"
+        );
+        assert_eq!(missing_tools_in(empty, false), None);
+        std::fs::write(dir.join("ping"), "").unwrap();
+        assert_eq!(missing_tools_in(empty, true), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
