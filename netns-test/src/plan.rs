@@ -191,22 +191,22 @@ pub(crate) struct Readying {
 impl Expected {
     /// The plan in the server's environment.
     pub(crate) fn from_env() -> Expected {
-        let by_name: HashMap<String, &'static Registered> = inventory::iter::<Registered>
+        Expected::new(
+            inventory::iter::<Registered>,
+            &std::env::var(PLAN_ENV).unwrap_or_default(),
+        )
+    }
+
+    /// The plan `text` (libtest's names, one a line) of the registered `tests`.
+    fn new(tests: impl IntoIterator<Item = &'static Registered>, text: &str) -> Expected {
+        let by_name: HashMap<String, &'static Registered> = tests
             .into_iter()
             .map(|r| (crate::runner::libtest_name(r.module_path, r.name), r))
             .collect();
-        let text = std::env::var(PLAN_ENV).unwrap_or_default();
         let plan = text
             .lines()
             .filter_map(|n| by_name.get(n).copied())
             .collect();
-        Expected::new(by_name, plan)
-    }
-
-    fn new(
-        by_name: HashMap<String, &'static Registered>,
-        plan: Vec<&'static Registered>,
-    ) -> Expected {
         Expected {
             by_name,
             plan,
@@ -334,8 +334,12 @@ mod tests {
     fn children_ready_for_the_plan_in_order_and_for_a_repeated_test() {
         let [a, b, c]: [&'static Registered; 3] =
             ["a", "b", "c"].map(|n| &*Box::leak(Box::new(registered(n))));
-        let mut e = Expected::new(HashMap::new(), vec![a, b, c]);
+        // The plan and the requests name tests as libtest does, without the crate; a
+        // name no test has is left out.
+        let mut e = Expected::new([a, b, c], "m::a\nm::x\nm::b\nit::m::c\nm::c\n");
         let name = |t: Option<&'static Registered>| t.map(|t| t.name);
+        assert_eq!(name(e.find("m::b")), Some("b"));
+        assert_eq!(name(e.find("it::m::b")), None);
         assert_eq!(name(e.next_test()), Some("a"));
         e.requested(a);
         assert_eq!(name(e.next_test()), Some("b"));
