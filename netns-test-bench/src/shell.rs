@@ -19,6 +19,16 @@ const TOOLS: [(&str, &str, bool); 4] = [
     ("ping", "iputils-ping", true),
 ];
 
+/// Whether a program `name` is in one of the directories of `path` (a `PATH` value).
+fn in_path(path: &std::ffi::OsStr, name: &str) -> bool {
+    std::env::split_paths(path).any(|dir| dir.join(name).is_file())
+}
+
+/// Whether a program `name` is on this process's `PATH`.
+pub(crate) fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| in_path(&path, name))
+}
+
 /// Says which programs a full run needs and cannot find on `PATH`, before any row is
 /// measured, rather than failing half-way through the run.
 pub(crate) fn missing_tools(root: bool) -> Option<String> {
@@ -27,10 +37,9 @@ pub(crate) fn missing_tools(root: bool) -> Option<String> {
 
 /// [`missing_tools`] with `path` as the `PATH`.
 fn missing_tools_in(path: &std::ffi::OsStr, root: bool) -> Option<String> {
-    let found = |name: &str| std::env::split_paths(path).any(|dir| dir.join(name).is_file());
     let missing: Vec<_> = TOOLS
         .iter()
-        .filter(|(name, _, root_only)| (root || !root_only) && !found(name))
+        .filter(|(name, _, root_only)| (root || !root_only) && !in_path(path, name))
         .collect();
     if missing.is_empty() {
         return None;

@@ -172,12 +172,6 @@ fn dumpcap_counts(said: &str) -> Option<(u64, u64)> {
     Some((received.parse().ok()?, dropped.parse().ok()?))
 }
 
-/// Whether `dumpcap` is on `PATH`.
-fn dumpcap_installed() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("dumpcap").is_file()))
-}
-
 /// The test body of scenario `udp`: 64-byte datagrams from ns1 to ns2 for a second,
 /// paced at the rate in [`TRAFFIC_ENV`] (in bursts every half millisecond); fails with
 /// what was sent and received.
@@ -435,7 +429,7 @@ fn runs(what: &str, settings: &[Capture], n: usize) -> Vec<Result<Vec<Run>, Stri
 pub(crate) fn report(table: &mut Table, quick: bool) {
     let (n, seconds) = if quick { (1, 1) } else { (5, 2) };
     let mut tcp = vec![Capture::Off, Capture::On, Capture::Snap128];
-    let dumpcap = dumpcap_installed();
+    let dumpcap = crate::shell::on_path("dumpcap");
     if dumpcap {
         tcp.extend([Capture::Dumpcap(None), Capture::Dumpcap(Some(32))]);
     }
