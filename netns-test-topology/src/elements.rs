@@ -355,6 +355,99 @@ impl Impairment {
             || self.limit.is_some()
     }
 
+    /// Checks what a topology file's parser checks of an impairment, for one built
+    /// in code: delay and jitter at most 60 s, jitter and reorder only with a delay,
+    /// the jitter at most the delay, probabilities at most 100%, a queue limit and a
+    /// burst of at least one, a burst only with a rate, a rate between 8 bit/s and
+    /// 1000 gbit/s. The error says what is wrong and how to mend it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use netns_test_topology::Impairment;
+    /// let ok = Impairment {
+    ///     delay: Some(Duration::from_millis(50)),
+    ///     jitter: Some(Duration::from_millis(5)),
+    ///     ..Impairment::default()
+    /// };
+    /// assert!(ok.check().is_ok());
+    /// let bad = Impairment { delay: Some(Duration::from_millis(1)), ..ok };
+    /// assert_eq!(
+    ///     bad.check().unwrap_err(),
+    ///     "jitter 5ms is larger than the delay 1ms: keep the jitter at most the delay"
+    /// );
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        let max = crate::impair::MAX_DELAY;
+        for (what, d) in [("delay", self.delay), ("jitter", self.jitter)] {
+            if let Some(d) = d.filter(|d| *d > max) {
+                return Err(format!(
+                    "{what} {} is out of range: keep it between 0 and {}",
+                    format_duration(d),
+                    format_duration(max)
+                ));
+            }
+        }
+        if self.delay.is_none() {
+            for (what, set) in [
+                ("jitter", self.jitter.is_some()),
+                ("reorder", self.reorder.is_some()),
+            ] {
+                if set {
+                    return Err(format!(
+                        "{what} without a delay: netem's {what} works on delayed packets, \
+                         so set `delay` too"
+                    ));
+                }
+            }
+        }
+        if let (Some(d), Some(j)) = (self.delay, self.jitter) {
+            if j > d {
+                return Err(format!(
+                    "jitter {} is larger than the delay {}: keep the jitter at most the delay",
+                    format_duration(j),
+                    format_duration(d)
+                ));
+            }
+        }
+        for (what, r) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("corrupt", self.corrupt),
+        ] {
+            if let Some(r) = r.filter(|r| r.0 > 1_000_000) {
+                return Err(format!(
+                    "{what} {r} is out of range: a probability is between 0% and 100%"
+                ));
+            }
+        }
+        if self.limit == Some(0) {
+            return Err("a netem limit of 0 packets would drop everything: \
+                        set at least 1, or leave it unset for netem's 1000"
+                .to_owned());
+        }
+        match (self.rate, self.burst) {
+            (None, Some(_)) => {
+                return Err("a burst without a rate: `burst` is the bucket size of a \
+                            rate limit, so set `rate` too, or unset `burst`"
+                    .to_owned());
+            }
+            (Some(r), _) if !(8..=1_000_000_000_000).contains(&r) => {
+                return Err(format!(
+                    "rate {} is out of range: a rate is between 8bit and 1000gbit",
+                    format_rate(r)
+                ));
+            }
+            (_, Some(0)) => {
+                return Err("a burst of 0 bytes: set at least 1, or leave it unset for \
+                            10 ms of the rate"
+                    .to_owned());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The rate limit's bucket size in bytes.
     pub fn burst_bytes(&self) -> u32 {
         self.burst.unwrap_or_else(|| {
@@ -444,5 +537,119 @@ mod tests {
         };
         assert!(!r.needs_netem());
         assert_eq!(r.burst_bytes(), 16 * 1024);
+    }
+
+    #[test]
+    fn impairments_built_in_code_are_checked_as_the_parser_checks_them() {
+        let ms = Duration::from_millis;
+        let base = Impairment {
+            delay: Some(ms(50)),
+            jitter: Some(ms(5)),
+            loss: Some(Ratio(1_000_000)),
+            reorder: Some(Ratio(0)),
+            limit: Some(1),
+            rate: Some(8),
+            burst: Some(1),
+            ..Impairment::default()
+        };
+        assert_eq!(base.check(), Ok(()));
+        assert_eq!(Impairment::default().check(), Ok(()));
+        let cases = [
+            (
+                Impairment {
+                    delay: Some(Duration::MAX),
+                    jitter: None,
+                    ..base.clone()
+                },
+                "delay ",
+                "keep it between 0 and 60s",
+            ),
+            (
+                Impairment {
+                    jitter: Some(ms(60_001)),
+                    ..base.clone()
+                },
+                "jitter 60.001s is out of range",
+                "keep it between 0 and 60s",
+            ),
+            (
+                Impairment {
+                    delay: None,
+                    reorder: None,
+                    ..base.clone()
+                },
+                "jitter without a delay",
+                "set `delay` too",
+            ),
+            (
+                Impairment {
+                    delay: None,
+                    jitter: None,
+                    ..base.clone()
+                },
+                "reorder without a delay",
+                "set `delay` too",
+            ),
+            (
+                Impairment {
+                    delay: Some(ms(1)),
+                    ..base.clone()
+                },
+                "jitter 5ms is larger than the delay 1ms",
+                "keep the jitter at most the delay",
+            ),
+            (
+                Impairment {
+                    corrupt: Some(Ratio(1_000_001)),
+                    ..base.clone()
+                },
+                "corrupt 100.0001% is out of range",
+                "between 0% and 100%",
+            ),
+            (
+                Impairment {
+                    limit: Some(0),
+                    ..base.clone()
+                },
+                "limit of 0 packets",
+                "set at least 1",
+            ),
+            (
+                Impairment {
+                    rate: None,
+                    ..base.clone()
+                },
+                "a burst without a rate",
+                "set `rate` too",
+            ),
+            (
+                Impairment {
+                    rate: Some(7),
+                    ..base.clone()
+                },
+                "rate 7bit is out of range",
+                "between 8bit and 1000gbit",
+            ),
+            (
+                Impairment {
+                    rate: Some(u64::MAX),
+                    ..base.clone()
+                },
+                "is out of range",
+                "between 8bit and 1000gbit",
+            ),
+            (
+                Impairment {
+                    burst: Some(0),
+                    ..base.clone()
+                },
+                "a burst of 0 bytes",
+                "set at least 1",
+            ),
+        ];
+        for (imp, what, fix) in cases {
+            let e = imp.check().unwrap_err();
+            assert!(e.contains(what) && e.contains(fix), "{imp:?}: {e}");
+        }
     }
 }

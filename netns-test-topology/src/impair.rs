@@ -20,7 +20,7 @@ pub(crate) const NETEM_KEYS: &[&str] = &[
 ];
 
 /// Longest delay or jitter accepted.
-const MAX_DELAY: Duration = Duration::from_secs(60);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(60);
 
 /// Reads `netem`, `rate` and `burst` from an interface table into `imp`.
 pub(crate) fn read_impairment(ctx: &mut Ctx<'_>, fields: &[Field<'_>], imp: &mut Impairment) {
@@ -338,6 +338,11 @@ mod tests {
         assert!(e.contains("`jitter` without `delay`"), "{e}");
         let e = errors("netem = { delay = \"1ms\", jitter = \"5ms\" }");
         assert!(e.contains("jitter 5ms is larger than the delay 1ms"), "{e}");
+        let e = errors("netem = { delay = \"200us\", jitter = \"500us\" }");
+        assert!(
+            e.contains("jitter 500us is larger than the delay 200us"),
+            "{e}"
+        );
         let e = errors("netem = { dealy = \"5ms\" }");
         assert!(e.contains("unknown key `dealy` in `netem`"), "{e}");
         let e = errors("burst = \"32kb\"");

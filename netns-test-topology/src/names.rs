@@ -21,6 +21,14 @@ pub(crate) fn check_node_name(ctx: &mut Ctx<'_>, name: &str, span: &Span) -> boo
         );
         ctx.err(span, msg, "use a shorter name");
         false
+    } else if name == "." || name == ".." {
+        ctx.err(
+            span,
+            format!("`{name}` is not a valid node name"),
+            "a node's name also names its files inside the test: use letters or digits \
+             too, e.g. `ns1`",
+        );
+        false
     } else if let Some(c) = name.chars().find(|c| !ok_char(*c)) {
         let msg = format!(
             "node name `{}` contains {}",
@@ -80,14 +88,25 @@ pub(crate) fn check_iface_name(ctx: &mut Ctx<'_>, name: &str, span: &Span) -> bo
         let msg = "interface name `lo` is reserved: every node already has its loopback interface";
         let help = "pick another name (`loopback = false` on a node keeps its `lo` down)";
         ctx.err(span, msg, help);
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| matches!(c, '/' | ':' | '%') || c.is_whitespace() || c.is_control())
-    {
+    } else if let Some(c) = name.chars().find(|c| {
+        // `"` would end the name in the node's nftables rules.
+        matches!(c, '/' | ':' | '%' | '"') || c.is_whitespace() || c.is_control()
+    }) {
         let msg = format!(
             "interface name `{}` contains {}, which is not allowed in interface names",
             name.escape_debug(),
             describe(c)
+        );
+        ctx.err(span, msg, chars);
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| c.to_string().as_bytes().contains(&0xA0))
+    {
+        // The kernel checks names byte by byte, and its `isspace` counts 0xA0 (a
+        // no-break space in Latin-1) as a space: `à` (C3 A0) is refused.
+        let msg = format!(
+            "interface name `{name}` contains `{c}`, whose UTF-8 bytes hold 0xA0, which \
+             Linux reads as a space in interface names"
         );
         ctx.err(span, msg, chars);
     } else {

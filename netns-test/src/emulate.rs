@@ -146,17 +146,23 @@ fn read_loop(
             }
             let mut delay = imp.delay.unwrap_or_default();
             if let Some(j) = imp.jitter {
-                let j = j.as_nanos() as u64;
+                let j = u64::try_from(j.as_nanos()).unwrap_or(u64::MAX);
                 if j > 0 {
-                    let offset = rng.next() % (2 * j + 1);
-                    let d = (delay.as_nanos() as u64 + offset).saturating_sub(j);
+                    let offset = rng.next() % j.saturating_mul(2).saturating_add(1);
+                    let d = u64::try_from(delay.as_nanos())
+                        .unwrap_or(u64::MAX)
+                        .saturating_add(offset)
+                        .saturating_sub(j);
                     delay = Duration::from_nanos(d);
                 }
             }
             if rng.chance(imp.reorder) {
                 delay = Duration::ZERO;
             }
-            if tx.send((Instant::now() + delay, frame)).is_err() {
+            if tx
+                .send((crate::deadline(Instant::now(), delay), frame))
+                .is_err()
+            {
                 return;
             }
         }

@@ -189,7 +189,17 @@ impl Node {
     ///
     /// On an end of a link emulated in userspace (`mode = "userspace"`) the netem part
     /// changes in the forwarder, at once; the rate is still a tbf qdisc.
+    ///
+    /// An impairment a topology file could not hold (see [`Impairment::check`]) is
+    /// refused with what to change, and the interface keeps the one it had.
     pub fn set_impairment(&self, iface: &str, imp: &Impairment) -> Result<()> {
+        imp.check().map_err(|why| {
+            Error::io(
+                Some(self.name()),
+                format!("cannot impair `{iface}` with {imp}: {why}"),
+                io::Error::from(io::ErrorKind::InvalidInput),
+            )
+        })?;
         let index = self.interface(iface)?.index;
         let kernel = match self.emulated(iface) {
             Some(params) => {

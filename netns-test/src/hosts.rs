@@ -97,7 +97,9 @@ pub(crate) fn prepare(topo: &Topology) -> Result<Vec<Option<NodeEnv>>> {
             e.into(),
         )
     })?;
-    std::fs::create_dir_all(STAGE).map_err(io_err(format!("creating {STAGE}")))?;
+    // Each node's file in `nodes/`, apart from the shared one: a node may be named `all`.
+    let nodes_dir = format!("{STAGE}/nodes");
+    std::fs::create_dir_all(&nodes_dir).map_err(io_err(format!("creating {nodes_dir}")))?;
     let base = base(topo);
     let all = format!("{STAGE}/all");
     let mut host_extra = String::new();
@@ -128,7 +130,7 @@ pub(crate) fn prepare(topo: &Topology) -> Result<Vec<Option<NodeEnv>>> {
             continue;
         }
         let hostname = spec.hostname.clone().unwrap_or_else(|| spec.name.clone());
-        let path = format!("{STAGE}/{}", spec.name);
+        let path = format!("{nodes_dir}/{}", spec.name);
         std::fs::write(&path, node_file(&base, spec, &hostname))
             .map_err(io_err(format!("writing {path}")))?;
         // Validated names and paths hold no NUL byte.

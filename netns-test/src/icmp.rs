@@ -34,7 +34,8 @@ pub struct PingReply {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PingOptions {
-    /// How long to wait for the reply (default 1 s).
+    /// How long to wait for the reply (default 1 s; `Duration::MAX` waits as long as
+    /// it takes).
     pub timeout: Duration,
     /// TTL / hop limit of the request (default: the node's default, normally 64).
     pub ttl: Option<u8>,
@@ -65,7 +66,8 @@ impl PingOptions {
         self
     }
 
-    /// Sets the payload size.
+    /// Sets the payload size: at most 65507 bytes to an IPv4 address and 65527 to an
+    /// IPv6 one (one IP packet); [`Node::ping_with`] refuses more.
     pub fn payload(mut self, bytes: usize) -> Self {
         self.payload = bytes;
         self
@@ -385,12 +387,29 @@ impl Node {
     /// [`Node::ping`] with options.
     pub fn ping_with(&self, dest: impl ToIpAddr, opts: PingOptions) -> Result<PingReply> {
         let dest = dest.to_ip_addr()?;
+        // An IP packet is at most 65535 bytes, headers included (IPv4's 20, ICMP's 8;
+        // IPv6's payload length leaves out its own header).
+        let (family, max) = match dest {
+            IpAddr::V4(_) => ("IPv4", 65_535 - 20 - 8),
+            IpAddr::V6(_) => ("IPv6", 65_535 - 8),
+        };
+        if opts.payload > max {
+            return Err(Error::io(
+                Some(self.name()),
+                format!(
+                    "ping {dest}: a payload of {} bytes does not fit in one {family} packet; \
+                     ask for at most {max} (PingOptions::payload)",
+                    opts.payload
+                ),
+                io::Error::from(io::ErrorKind::InvalidInput),
+            ));
+        }
         // The socket is made in the node (see `Prober::open`); the rest runs on the
         // calling thread.
         let mut p = Prober::open(self, dest)?;
         let start = Instant::now();
         p.send(1, opts.ttl, opts.payload)?;
-        match p.answer(1, start + opts.timeout)? {
+        match p.answer(1, crate::deadline(start, opts.timeout))? {
             Some(Answer::Echo { from, ttl }) => Ok(PingReply {
                 from,
                 ttl,

@@ -58,3 +58,16 @@ pub use standalone::{isolate, load};
 pub(crate) fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
     if n == N::from(1) { "" } else { "s" }
 }
+
+/// `start + after`, or, for a wait too long for the clock to represent (a caller's
+/// `Duration::MAX`), a century on: a deadline never panics.
+pub(crate) fn deadline(
+    start: std::time::Instant,
+    after: std::time::Duration,
+) -> std::time::Instant {
+    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    start
+        .checked_add(after)
+        .or_else(|| start.checked_add(CENTURY))
+        .unwrap_or(start)
+}

@@ -312,7 +312,7 @@ fn parent(name: &str, settings: &Settings) {
         );
     }
     let mut session = capture::Session::new(settings, &exe, name);
-    let deadline = settings.timeout.map(|t| Instant::now() + t);
+    let deadline = settings.timeout.map(|t| crate::deadline(Instant::now(), t));
     let (verdict, timed_out) = relay(verdict_r, out_r, err_r, &mut session, deadline, || {
         child.kill();
     });

@@ -53,7 +53,7 @@ impl Node {
     /// ```
     pub fn wait_bridge_forwarding(&self, bridge: &str, timeout: Duration) -> Result<()> {
         let index = self.interface(bridge)?.index;
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline(Instant::now(), timeout);
         loop {
             let links = self
                 .netlink(|nl| nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default())))

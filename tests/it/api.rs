@@ -161,6 +161,44 @@ fn inline_topologies_and_ipv6(net: &Net) {
     assert_eq!(addrs.len(), 2, "{addrs:?}");
 }
 
+/// Ping options at their limits: the largest payload one IP packet carries goes out
+/// (in fragments over the 1500-byte link) and is answered, one byte more is refused
+/// with the limit and the option to change, and a timeout of `Duration::MAX` is a
+/// wait with no deadline, not a panic.
+#[netns_test(topology = r#"
+[nodes.a]
+[nodes.b]
+[[links]]
+endpoints = [
+  { iface = "a:eth0", addresses = ["10.0.0.1/24", "fd00::1/64"] },
+  { iface = "b:eth0", addresses = ["10.0.0.2/24", "fd00::2/64"] },
+]
+"#)]
+fn ping_options_at_their_limits(net: &Net) {
+    use netns_test::PingOptions;
+    let a = net.node("a");
+    for (dest, max) in [("10.0.0.2", 65_507), ("fd00::2", 65_527)] {
+        let reply = a
+            .ping_with(dest, PingOptions::default().payload(max))
+            .unwrap();
+        assert_eq!(reply.from.to_string(), dest);
+        let err = a
+            .ping_with(dest, PingOptions::default().payload(max + 1))
+            .unwrap_err();
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::InvalidInput));
+        let text = err.to_string();
+        assert!(text.starts_with("in node `a`: ping "), "{text}");
+        assert!(text.contains(&format!("at most {max}")), "{text}");
+        assert!(text.contains("PingOptions::payload"), "{text}");
+        let err = a
+            .ping_with(dest, PingOptions::default().payload(usize::MAX))
+            .unwrap_err();
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::InvalidInput));
+    }
+    let forever = PingOptions::default().timeout(std::time::Duration::MAX);
+    assert_eq!(a.ping_with("10.0.0.2", forever).unwrap().ttl, 64);
+}
+
 /// ns2 turns duplicate address detection back on, so its addresses stay tentative for
 /// about a second after its link comes up (unanswered neighbour solicitations
 /// meanwhile): the build waits until they are usable, as it waits for the kernel's

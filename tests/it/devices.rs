@@ -168,6 +168,32 @@ fn a_tun_descriptor_carries_the_nodes_ip_packets() {
     check_tuntap("devices::tuntap::tun", "the tun carried the datagram");
 }
 
+/// A node may be called `all`, the name of the file every node shares: each keeps
+/// its own entries.
+#[netns_test(topology = r#"
+[nodes.host]
+hosts = { "gateway.internal" = "10.0.0.1" }
+[nodes.all]
+hosts = { "private.internal" = "10.0.0.9" }
+[[links]]
+endpoints = [
+  { iface = "host:eth0", addresses = "10.0.0.1/24" },
+  { iface = "all:eth0", addresses = "10.0.0.2/24" },
+]
+"#)]
+fn a_node_called_all_keeps_its_own_hosts_file(net: &Net) {
+    let shared = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert!(shared.contains("10.0.0.1\tgateway.internal"), "{shared}");
+    assert!(shared.contains("10.0.0.2\tall"), "{shared}");
+    assert!(!shared.contains("private.internal"), "{shared}");
+    let own = net
+        .node("all")
+        .run(|| std::fs::read_to_string("/etc/hosts"))
+        .unwrap();
+    assert!(own.contains("10.0.0.9\tprivate.internal"), "{own}");
+    assert!(!own.contains("gateway.internal"), "{own}");
+}
+
 #[netns_test(topology = r#"
 [nodes.web]
 hostname = "web.example"

@@ -116,6 +116,19 @@ fn a_rate_limit_bounds_throughput_and_changes_at_run_time(net: &Net) {
         ..Impairment::default()
     };
     net.node("a").set_impairment("eth0", &slower).unwrap();
+    // One a topology file could not hold is refused, and the interface keeps its own.
+    let bad = Impairment {
+        jitter: Some(Duration::from_millis(5)),
+        ..slower.clone()
+    };
+    let err = net.node("a").set_impairment("eth0", &bad).unwrap_err();
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::InvalidInput));
+    let text = err.to_string();
+    assert!(
+        text.starts_with("in node `a`: cannot impair `eth0` with")
+            && text.contains("set `delay` too"),
+        "{text}"
+    );
     let took = transfer(net, "a", ("b", "10.0.0.2"), 500_000);
     assert!(
         took >= Duration::from_millis(900),
@@ -161,6 +174,16 @@ mod userspace {
             ..Impairment::default()
         };
         net.node("a").set_impairment("eth0", &slower).unwrap();
+        // A delay past netem's range is refused; the forwarder keeps the one it had.
+        let endless = Impairment {
+            delay: Some(Duration::MAX),
+            ..Impairment::default()
+        };
+        let err = net.node("a").set_impairment("eth0", &endless).unwrap_err();
+        assert!(
+            err.to_string().contains("keep it between 0 and 60s"),
+            "{err}"
+        );
         let r = net.node("a").ping("10.0.1.2").unwrap();
         assert!(r.rtt >= Duration::from_millis(120), "rtt {:?}", r.rtt);
         net.node("c")

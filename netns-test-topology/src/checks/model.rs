@@ -232,15 +232,24 @@ impl fmt::Display for Proto {
     }
 }
 
-/// `ms` for short durations, seconds otherwise (`100ms`, `1.5s`).
+/// A duration as a topology file writes it, to the microsecond: `us` below a
+/// millisecond, `ms` below a second, seconds otherwise (`200us`, `1.5ms`, `100ms`,
+/// `1.25s`).
 pub fn format_duration(d: Duration) -> String {
-    if d.as_millis() < 1000 {
-        format!("{}ms", d.as_millis())
-    } else if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
+    let us = d.as_micros();
+    let (whole, frac, unit) = if us < 1_000 {
+        (us, 0, "us")
+    } else if us < 1_000_000 {
+        (us / 1_000, us % 1_000, "ms")
     } else {
-        format!("{:.1}s", d.as_secs_f64())
+        (us / 1_000_000, us % 1_000_000, "s")
+    };
+    if frac == 0 {
+        return format!("{whole}{unit}");
     }
+    let width = if unit == "s" { 6 } else { 3 };
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}{unit}", digits.trim_end_matches('0'))
 }
 
 /// A one-line description, e.g. `ping ns1 -> 192.168.2.2: reply, ttl 63`.
@@ -306,6 +315,29 @@ impl fmt::Display for Check {
         match &self.name {
             Some(n) => write!(f, "{n}: {}", self.step),
             None => write!(f, "{}", self.step),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_to_the_microsecond() {
+        let cases = [
+            (Duration::ZERO, "0us"),
+            (Duration::from_micros(200), "200us"),
+            (Duration::from_micros(1_500), "1.5ms"),
+            (Duration::from_micros(1_001), "1.001ms"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1_250), "1.25s"),
+            (Duration::from_micros(2_000_005), "2.000005s"),
+            (Duration::from_secs(60), "60s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(format_duration(d), text, "{d:?}");
         }
     }
 }

@@ -152,6 +152,35 @@ fn interface_names_follow_kernel_rules() {
     );
     let d = one("[[links]]\nendpoints = [\"host:..\", \"host:b\"]\n");
     check(&d, 2, 20, "`..` is not a valid interface name");
+    // `"` would end the name in the node's nftables rules.
+    let d = one("[[links]]\nendpoints = ['host:w\"n', \"host:b\"]\n");
+    check(
+        &d,
+        2,
+        20,
+        "interface name `w\\\"n` contains `\"`, which is not allowed in interface names",
+    );
+    // The kernel reads the byte 0xA0 as a space: `à` is C3 A0; `é` (C3 A9) is fine.
+    let src = "[[links]]\nendpoints = [\"host:và\", \"host:b\"]\n";
+    let d = one(src);
+    assert_eq!(
+        d.message,
+        "interface name `và` contains `à`, whose UTF-8 bytes hold 0xA0, which Linux reads \
+         as a space in interface names"
+    );
+    assert_eq!(spanned(src, &d), "và");
+    crate::ok("[[links]]\nendpoints = [\"host:éé\", \"host:b\"]\n");
+}
+
+#[test]
+fn node_names_that_are_only_dots() {
+    for name in [".", ".."] {
+        let src = format!("[nodes.\"{name}\"]\n");
+        let d = one(&src);
+        check(&d, 1, 8, &format!("`{name}` is not a valid node name"));
+        assert!(help(&d).contains("e.g. `ns1`"), "{d}");
+    }
+    crate::ok("[nodes.\"a.b\"]\n[nodes.\".x\"]\n");
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn shown(s: &str) -> String {
 
 /// Waits for the child up to `timeout`; kills it and returns `None` past that.
 fn wait(child: &mut std::process::Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::deadline(Instant::now(), timeout);
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(s) = child.try_wait()? {
