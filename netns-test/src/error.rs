@@ -151,18 +151,39 @@ impl fmt::Display for Error {
                 )
             }
             Error::Netlink {
-                node, what, detail, ..
+                node,
+                what,
+                detail,
+                source,
             } => {
-                write!(f, "in node `{node}`: `{what}` failed")?;
-                if let Some(d) = detail {
-                    write!(f, " ({d})")?;
+                write!(f, "in node `{node}`: `{what}` failed: ")?;
+                match detail {
+                    // "Invalid argument (os error 22)" becomes "Invalid argument, os
+                    // error 22", not to nest parentheses.
+                    Some(d) => {
+                        let errno = source.to_string();
+                        let errno = match errno.rsplit_once(" (os error ") {
+                            Some((text, n)) => {
+                                format!("{text}, os error {}", n.trim_end_matches(')'))
+                            }
+                            None => errno,
+                        };
+                        write!(f, "{d} ({errno})")
+                    }
+                    None => write!(f, "{source}"),
+                }
+            }
+            Error::Io { node, what, source } => {
+                if let Some(n) = node {
+                    write!(f, "in node `{n}`: ")?;
+                }
+                f.write_str(what)?;
+                // An error made from a kind alone only marks what `what` says.
+                if source.raw_os_error().is_some() || source.get_ref().is_some() {
+                    write!(f, ": {source}")?;
                 }
                 Ok(())
             }
-            Error::Io { node, what, .. } => match node {
-                Some(n) => write!(f, "in node `{n}`: {what}"),
-                None => write!(f, "{what}"),
-            },
             Error::UnknownNode { name, known } => write!(
                 f,
                 "no node named `{name}` in this topology (nodes: {})",
@@ -199,13 +220,16 @@ impl fmt::Display for Error {
     }
 }
 
+/// The operating system's error is part of the message (the kernel's reason belongs
+/// with what failed, and `{e}` alone should show it), so it is not a source as well;
+/// [`Error::io_error`] gives it. What caused *it*, if anything, is the source.
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Topology(e) => Some(e),
             Error::UserNamespaces { source, .. }
             | Error::Netlink { source, .. }
-            | Error::Io { source, .. } => Some(source),
+            | Error::Io { source, .. } => source.source(),
             _ => None,
         }
     }
@@ -214,5 +238,53 @@ impl std::error::Error for Error {
 impl From<netns_test_topology::Error> for Error {
     fn from(e: netns_test_topology::Error) -> Self {
         Error::Topology(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_reason_is_part_of_the_message_and_not_a_source_too() {
+        let errno = |n| io::Error::from_raw_os_error(n);
+        let plain = Error::Netlink {
+            node: "ns1".into(),
+            what: "ip route del 10.0.0.0/8".into(),
+            detail: None,
+            source: errno(libc::ESRCH),
+        };
+        assert_eq!(
+            plain.to_string(),
+            "in node `ns1`: `ip route del 10.0.0.0/8` failed: No such process (os error 3)"
+        );
+        let explained = Error::Netlink {
+            node: "ns1".into(),
+            what: "ip link add vx0 type vxlan".into(),
+            detail: Some("Local and remote address must be from the same family".into()),
+            source: errno(libc::EINVAL),
+        };
+        assert_eq!(
+            explained.to_string(),
+            "in node `ns1`: `ip link add vx0 type vxlan` failed: Local and remote address \
+             must be from the same family (Invalid argument, os error 22)"
+        );
+        let os = Error::io(Some("a"), "opening a raw ICMP socket", errno(libc::EPERM));
+        assert_eq!(
+            os.to_string(),
+            "in node `a`: opening a raw ICMP socket: Operation not permitted (os error 1)"
+        );
+        // A kind alone only marks what the text says.
+        let marked = Error::io(
+            None,
+            "`x` is not a link",
+            io::ErrorKind::InvalidInput.into(),
+        );
+        assert_eq!(marked.to_string(), "`x` is not a link");
+        assert_eq!(marked.io_kind(), Some(io::ErrorKind::InvalidInput));
+        for e in [&plain, &explained, &os, &marked] {
+            assert!(std::error::Error::source(e).is_none(), "{e}");
+            assert!(e.io_error().is_some());
+        }
     }
 }

@@ -221,7 +221,7 @@ pub(crate) fn load(topo: &Topology, nodes: &[BuiltNode], nft: Option<&PathBuf>) 
                     "loading the nat/filter rules (`nft -f -`) failed ({}):\n{why}\nthe ruleset was:\n{text}",
                     out.status
                 ),
-                std::io::Error::other("nft failed"),
+                std::io::Error::from(std::io::ErrorKind::Other),
             ));
         }
     }

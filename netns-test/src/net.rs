@@ -443,11 +443,28 @@ impl Node {
         let b = LinkUnspec::new_with_name(iface);
         let msg = if up { b.up() } else { b.down() }.build();
         let verb = if up { "up" } else { "down" };
-        self.request(Request::new(
+        let done = self.request(Request::new(
             RouteNetlinkMessage::SetLink(msg),
             0,
             format!("ip link set {iface} {verb}"),
-        ))
+        ));
+        self.or_unknown(iface, done)
+    }
+
+    /// `done`, or [`Error::UnknownInterface`] if the kernel refused a request by name
+    /// because the node has no `iface` (`ENODEV`).
+    fn or_unknown(&self, iface: &str, done: Result<()>) -> Result<()> {
+        match done {
+            Err(Error::Netlink { ref source, .. })
+                if source.raw_os_error() == Some(libc::ENODEV) =>
+            {
+                match self.interface(iface) {
+                    Err(unknown @ Error::UnknownInterface { .. }) => Err(unknown),
+                    _ => done,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Moves interface `iface` into node `to` (`ip link set IFACE netns TO`). The
@@ -457,11 +474,12 @@ impl Node {
         let msg = LinkUnspec::new_with_name(iface)
             .setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&to.netns))
             .build();
-        self.request(Request::new(
+        let done = self.request(Request::new(
             RouteNetlinkMessage::SetLink(msg),
             0,
             format!("ip link set {iface} netns {}", to.name),
-        ))
+        ));
+        self.or_unknown(iface, done)
     }
 
     /// Adds an address to an interface (`ip addr add ADDR dev IFACE`; an IPv6 address

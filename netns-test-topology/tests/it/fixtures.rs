@@ -177,3 +177,22 @@ fn s6_two_hosts() {
     assert_eq!(addrs(&t, "b-ns1", "eth0"), ["192.168.2.2/24"]);
     assert_eq!(t.bridges[0].ports, ["veth-a-ns1", "veth-a-ns2"]);
 }
+
+/// The README's topology example (under "Topology files") is a whole, valid topology:
+/// a reader copies it into a file.
+#[test]
+fn the_readmes_topology_example_is_valid() {
+    let readme = std::fs::read_to_string(fixtures_dir().join("../README.md")).unwrap();
+    let section = readme
+        .split("## Topology files")
+        .nth(1)
+        .expect("the README has a \"Topology files\" section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block in it");
+    let t = parse(block, "README.md").unwrap_or_else(|e| panic!("{e}"));
+    let bridge = t.bridges.first().expect("the example has a bridge");
+    assert_eq!(bridge.ports, ["veth-ns3"]);
+}
