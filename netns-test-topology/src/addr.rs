@@ -87,6 +87,20 @@ pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, (String, String)> {
     })
 }
 
+/// What makes `ip` unfit as an interface's own address, in words: the kernel refuses
+/// the IPv6 ones, and takes the IPv4 ones only to no purpose.
+fn special(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) if v4.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(v4) if v4.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V6(v6) if v6.is_multicast() => Some("a multicast address"),
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V6(v6) if v6.is_loopback() => Some("the loopback address (only `lo` has it)"),
+        _ => None,
+    }
+}
+
 /// Reads `addresses`: a string or an array of strings. Reports bad entries, the same
 /// address twice, and more than [`MAX_ADDRESSES`]. Returns the good ones and whether
 /// every entry was good.
@@ -115,8 +129,20 @@ pub(crate) fn read_addresses(ctx: &mut Ctx<'_>, v: &Val<'_>) -> (Vec<SpannedNet>
             all_ok = false;
             continue;
         };
-        match parse_cidr(s) {
-            Ok(net) => {
+        let parsed = parse_cidr(s).map(|net| (net, special(net.addr())));
+        match parsed {
+            Ok((net, Some(what))) => {
+                all_ok = false;
+                ctx.err(
+                    &item.span,
+                    format!(
+                        "{} is {what}, not an address an interface can have",
+                        net.addr()
+                    ),
+                    "give the interface a unicast address, e.g. `192.168.1.1/24` or `fd00::1/64`",
+                );
+            }
+            Ok((net, None)) => {
                 if let Some(first) = out.iter().find(|o| o.net.addr() == net.addr()) {
                     let line = line_of(ctx.src, first.span.start);
                     let msg = format!("address {} is listed twice on this interface", net.addr());

@@ -370,6 +370,9 @@ impl Indexes {
     }
 
     fn get(&self, node: usize, name: &str) -> u32 {
+        if name == "lo" {
+            return 1;
+        }
         // Validation guarantees every referenced interface exists.
         self.map.get(&(node, name.to_owned())).copied().unwrap_or(0)
     }

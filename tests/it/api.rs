@@ -161,6 +161,22 @@ fn inline_topologies_and_ipv6(net: &Net) {
     assert_eq!(addrs.len(), 2, "{addrs:?}");
 }
 
+/// A route through `lo` is built (its index is 1 in every namespace).
+#[netns_test(topology = r#"
+[nodes.ns1]
+routes = ["10.9.0.0/16 dev lo"]
+"#)]
+fn a_route_through_lo_is_built(net: &Net) {
+    let out = net
+        .node("ns1")
+        .command("ip")
+        .args(["-4", "route", "show", "dev", "lo"])
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&out.stdout);
+    assert!(routes.contains("10.9.0.0/16"), "{routes}");
+}
+
 /// Ping options at their limits: the largest payload one IP packet carries goes out
 /// (in fragments over the 1500-byte link) and is answered, one byte more is refused
 /// with the limit and the option to change, and a timeout of `Duration::MAX` is a

@@ -21,6 +21,7 @@ pub(super) fn check(ctx: &mut Ctx<'_>, doc: &Doc, reg: &Registry<'_>) {
         let mut seen: HashMap<RouteKey, usize> = HashMap::new();
         for (i, r) in node.routes.iter().enumerate() {
             check_duplicate(ctx, node, r, &mut seen);
+            check_connected(ctx, reg, node, r);
             check_unicast(ctx, doc, reg, node, i, r);
         }
     }
@@ -36,8 +37,10 @@ fn check_duplicate(
     // The kernel's default metric: 0 for IPv4, 1024 for IPv6.
     let default_metric = if dest.family() == Family::V4 { 0 } else { 1024 };
     let metric = r.route.metric.unwrap_or(default_metric);
+    // `0.0.0.0/0` is `default`.
     let key = match dest {
         RouteDest::Default(f) => (f == Family::V6, None, metric),
+        RouteDest::Prefix(p) if p.prefix_len() == 0 => (p.addr().is_ipv6(), None, metric),
         RouteDest::Prefix(p) => (p.addr().is_ipv6(), Some(p), metric),
     };
     if let Some(first) = seen.get(&key) {
@@ -58,6 +61,36 @@ fn check_duplicate(
     }
 }
 
+/// An IPv4 route without a metric to the subnet of one of the node's own addresses:
+/// the kernel made that route (metric 0) when the address went on its interface, and
+/// refuses a second ("File exists").
+fn check_connected(ctx: &mut Ctx<'_>, reg: &Registry<'_>, node: &NodeDecl, r: &RouteDecl) {
+    let RouteDest::Prefix(IpNet::V4(dest)) = r.route.dest else {
+        return;
+    };
+    if r.route.metric.unwrap_or(0) != 0 || dest.prefix_len() == 32 {
+        return;
+    }
+    let connected = reg.of_node(&node.name).find_map(|(d, _)| {
+        d.addresses.iter().find_map(|a| match a.net {
+            IpNet::V4(n) if d.up && n.prefix_len() == dest.prefix_len() && n.trunc() == dest => {
+                Some((d.name.as_str(), a.net))
+            }
+            _ => None,
+        })
+    });
+    if let Some((iface, addr)) = connected {
+        let msg = format!(
+            "route to {dest} duplicates the one the kernel makes for `{iface}`'s address {addr}"
+        );
+        let help = format!(
+            "node `{}` reaches {dest} through `{iface}` already: remove this route, or give it a `metric` to keep it as a second way",
+            node.name
+        );
+        ctx.err(&r.span, msg, help);
+    }
+}
+
 fn check_unicast(
     ctx: &mut Ctx<'_>,
     doc: &Doc,
@@ -71,6 +104,12 @@ fn check_unicast(
     };
     let name = node.name.as_str();
     let dev_decl = match (dev.as_deref(), &r.dev_span) {
+        (Some("lo"), Some(span)) if !node.loopback => {
+            let msg = "route uses `lo`, which this node keeps down (`loopback = false`)";
+            let help = "the kernel refuses routes through a down interface: remove `loopback = false` or the route";
+            ctx.err(span, msg, help);
+            return;
+        }
         (Some("lo"), _) | (None, _) | (_, None) => None,
         (Some(dev), Some(span)) => match reg.get(name, dev) {
             Some((_, d, _)) if !d.up => {

@@ -46,6 +46,34 @@ fn malformed_addresses() {
     );
 }
 
+/// Addresses no interface can have: the kernel refuses the IPv6 ones ("Cannot
+/// assign multicast address", "Invalid address", "Cannot assign loopback address on
+/// this device") and takes the IPv4 ones to no purpose.
+#[test]
+fn addresses_that_are_not_an_interfaces_own() {
+    for (addr, what) in [
+        ("224.0.0.5/24", "a multicast address"),
+        ("0.0.0.0/24", "the unspecified address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("ff02::5/64", "a multicast address"),
+        ("::/64", "the unspecified address"),
+        ("::1/128", "the loopback address (only `lo` has it)"),
+    ] {
+        let src = end(&format!("addresses = [\"10.0.0.1/24\", \"{addr}\"]"));
+        let d = one(&src);
+        let ip = addr.split('/').next().unwrap();
+        assert_eq!(
+            d.message,
+            format!("{ip} is {what}, not an address an interface can have")
+        );
+        assert_eq!(spanned(&src, &d), format!("\"{addr}\""));
+        assert!(help(&d).contains("a unicast address"), "{d}");
+    }
+    crate::ok(&end(
+        "addresses = [\"10.0.0.0/24\", \"169.254.1.1/16\", \"fe80::5/64\"]",
+    ));
+}
+
 #[test]
 fn same_address_twice_on_one_interface() {
     let src = end("addresses = [\"10.0.0.1/24\",\n  \"10.0.0.1/16\"]");

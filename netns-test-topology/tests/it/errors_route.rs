@@ -6,10 +6,10 @@ use netns_test_topology::{Family, RouteDest, RouteKind};
 
 use crate::{check, errs, help, one, render, spanned};
 
-/// ns1 with 192.168.1.1/24 on veth-ns1 and 10.0.0.2/8 + fd00:1::1/64 on eth0.
+/// ns1 with 192.168.1.1/24 on veth-ns1 and 10.0.0.2/16 + fd00:1::1/64 on eth0.
 fn node_with(routes: &str) -> String {
     format!(
-        "[nodes.ns1]\nroutes = [{routes}]\n[[links]]\nendpoints = [{{ iface = \"ns1:veth-ns1\", addresses = \"192.168.1.1/24\" }}, \"host:a\"]\n[[links]]\nendpoints = [{{ iface = \"ns1:eth0\", addresses = [\"10.0.0.2/8\", \"fd00:1::1/64\"] }}, \"host:b\"]\n"
+        "[nodes.ns1]\nroutes = [{routes}]\n[[links]]\nendpoints = [{{ iface = \"ns1:veth-ns1\", addresses = \"192.168.1.1/24\" }}, \"host:a\"]\n[[links]]\nendpoints = [{{ iface = \"ns1:eth0\", addresses = [\"10.0.0.2/16\", \"fd00:1::1/64\"] }}, \"host:b\"]\n"
     )
 }
 
@@ -236,6 +236,52 @@ fn duplicate_routes() {
     crate::ok(&node_with(
         "\"default dev eth0\", \"default via fd00:1::2\"",
     ));
+    // `0.0.0.0/0` is `default`, for the kernel too.
+    let d = one(&node_with(
+        "\"default via 192.168.1.2\", \"0.0.0.0/0 via 10.0.0.3\"",
+    ));
+    assert_eq!(
+        d.message,
+        "route to 0.0.0.0/0 with metric 0 is given twice in node `ns1`"
+    );
+    assert!(help(&d).starts_with("the first is on line 2;"), "{d}");
+}
+
+/// The kernel makes a route to each address's subnet when the address goes on its
+/// interface (metric 0), and refuses a second one.
+#[test]
+fn a_route_to_a_connected_subnet() {
+    let src = node_with("\"192.168.1.0/24 via 192.168.1.2\"");
+    let d = one(&src);
+    check(
+        &d,
+        2,
+        11,
+        "route to 192.168.1.0/24 duplicates the one the kernel makes for `veth-ns1`'s address 192.168.1.1/24",
+    );
+    assert_eq!(spanned(&src, &d), "\"192.168.1.0/24 via 192.168.1.2\"");
+    assert!(help(&d).contains("give it a `metric`"), "{d}");
+    let d = one(&node_with("\"10.0.0.0/16 dev veth-ns1\""));
+    assert!(
+        d.message.contains("for `eth0`'s address 10.0.0.2/16"),
+        "{d}"
+    );
+    crate::ok(&node_with("\"192.168.1.0/24 via 192.168.1.2 metric 5\""));
+    crate::ok(&node_with("\"192.168.1.0/25 via 192.168.1.2\""));
+    crate::ok(&node_with("\"fd00:1::/64 via fd00:1::2\""));
+}
+
+#[test]
+fn a_route_through_lo() {
+    let routes = "routes = [\"10.0.0.0/8 dev lo\"]";
+    crate::ok(&format!("[nodes.ns1]\n{routes}\n"));
+    let src = format!("[nodes.ns1]\nloopback = false\n{routes}\n");
+    let d = one(&src);
+    assert_eq!(
+        d.message,
+        "route uses `lo`, which this node keeps down (`loopback = false`)"
+    );
+    assert_eq!(spanned(&src, &d), "lo");
 }
 
 #[test]
