@@ -171,7 +171,16 @@ fn read_dnat(ctx: &mut Ctx<'_>, v: &Val<'_>, node: &mut NodeDecl) -> Option<NatR
     let (to, to_port) = if let Some(a) = parse_ip(s) {
         (a, None)
     } else if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
-        (sa.ip(), Some(sa.port()).filter(|p| *p > 0))
+        if sa.port() == 0 {
+            let msg = format!("port 0 in the destination `{}`", s.escape_debug());
+            let help = format!(
+                "write the port connections go to, e.g. `{}`, or leave it out to keep the one they came to",
+                std::net::SocketAddr::new(sa.ip(), 80)
+            );
+            ctx.err(&to_v.span, msg, help);
+            return None;
+        }
+        (sa.ip(), Some(sa.port()))
     } else {
         let msg = format!("invalid destination `{}`", s.escape_debug());
         let help = "write the new destination as an address with an optional port, e.g. `192.168.10.5:80` or `[fd00::5]:80`";
@@ -428,6 +437,11 @@ hosts = { "db.example" = "192.168.1.5" }"#,
         );
         let e = err("nat = [{ dnat = { port = 80, to = \"10.0.0.5:http\" } }]");
         assert!(e.contains("invalid destination `10.0.0.5:http`"), "{e}");
+        let e = err("nat = [{ dnat = { port = 81, to = \"10.0.0.2:0\" } }]");
+        assert!(e.contains("port 0 in the destination `10.0.0.2:0`"), "{e}");
+        assert!(e.contains("e.g. `10.0.0.2:80`, or leave it out"), "{e}");
+        let e = err("nat = [{ dnat = { port = 81, to = \"[fd00::2]:0\" } }]");
+        assert!(e.contains("e.g. `[fd00::2]:80`"), "{e}");
         let e = err("nat = [{ dnat = { to = \"10.0.0.5\" } }]");
         assert!(e.contains("missing key `port` in `dnat`"), "{e}");
         let e = err("filter = [{ action = \"deny\" }]");

@@ -15,7 +15,7 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netns_test_topology::{Impairment, Link};
 
 use crate::build::LINK_UP_TIMEOUT;
-use crate::error::{Error, MissingFeature, Result};
+use crate::error::{Error, Result};
 use crate::net::{Net, Node};
 
 impl Net {
@@ -226,10 +226,22 @@ impl Node {
                 Err(Error::Netlink { source, .. })
                     if source.raw_os_error() == Some(libc::ENOENT) =>
                 {
-                    return Err(Error::MissingKernelFeatures(vec![MissingFeature {
-                        what: format!("the `{kind}` qdisc (tc qdisc add ... {kind})"),
-                        config: crate::tc::config_option(kind),
-                    }]));
+                    // The network is built and stays as it was: not the build's
+                    // "missing kernel features".
+                    let instead = if kind == "netem" {
+                        ", or emulate the link in userspace (`mode = \"userspace\"` on the link)"
+                    } else {
+                        ""
+                    };
+                    return Err(Error::io(
+                        Some(self.name()),
+                        format!(
+                            "cannot impair `{iface}`: the running kernel lacks the `{kind}` \
+                             qdisc ({}); use a kernel with it (or load its module){instead}",
+                            crate::tc::config_option(kind)
+                        ),
+                        io::Error::from(io::ErrorKind::Unsupported),
+                    ));
                 }
                 other => other?,
             }

@@ -84,6 +84,14 @@ fn a_delay_added_at_run_time_shows_in_the_rtt(net: &Net) {
                 text.contains("the `netem` qdisc") && text.contains("CONFIG_NET_SCH_NETEM"),
                 "{text}"
             );
+            // Said as a run-time call's failure, not as the build's.
+            assert!(
+                text.starts_with("in node `ns1`: cannot impair `veth-ns1`")
+                    && !text.contains("not built")
+                    && text.contains("mode = \"userspace\""),
+                "{text}"
+            );
+            assert_eq!(e.io_kind(), Some(std::io::ErrorKind::Unsupported));
             if let Some(has) = kernel_config("CONFIG_NET_SCH_NETEM") {
                 assert!(!has, "kernel config and harness disagree: {text}");
             }

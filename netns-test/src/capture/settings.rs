@@ -110,8 +110,10 @@ impl Settings {
         };
         let limit = match options.capture_limit {
             Some(b) => b,
-            None => from_env(LIMIT_ENV, "a size such as `32MiB`", &|v| parse_size(v))?
-                .unwrap_or(DEFAULT_LIMIT),
+            None => from_env(LIMIT_ENV, "a size such as `32MiB`, above 0", &|v| {
+                parse_size(v).filter(|b| *b > 0)
+            })?
+            .unwrap_or(DEFAULT_LIMIT),
         };
         let snaplen = match options.snaplen {
             Some(s) => u64::from(s),
@@ -125,8 +127,10 @@ impl Settings {
         };
         let summary = match options.summary {
             Some(s) => u64::from(s),
-            None => from_env(SUMMARY_ENV, "a packet count", &|v| v.trim().parse().ok())?
-                .unwrap_or(u64::from(DEFAULT_SUMMARY)),
+            None => from_env(SUMMARY_ENV, "a packet count from 0 to 100000", &|v| {
+                v.trim().parse().ok().filter(|n| *n <= 100_000)
+            })?
+            .unwrap_or(u64::from(DEFAULT_SUMMARY)),
         };
         Ok(Settings {
             policy,
@@ -140,7 +144,10 @@ impl Settings {
 
     /// Reads the real environment.
     pub(crate) fn from_env(options: &TestOptions) -> Result<Settings, String> {
-        Settings::resolve(options, |name| std::env::var(name).ok())
+        // Lossy, so that a value that is not UTF-8 is reported rather than ignored.
+        Settings::resolve(options, |name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })
     }
 }
 
@@ -198,6 +205,18 @@ mod tests {
         assert!(e.contains("`on-failure`"), "{e}");
         assert!(resolve(TestOptions::DEFAULT, &[(SNAPLEN_ENV, "10")]).is_err());
         assert!(resolve(TestOptions::DEFAULT, &[(LIMIT_ENV, "3 parsecs")]).is_err());
+        // The attribute's limits hold for the environment too.
+        let e = resolve(TestOptions::DEFAULT, &[(LIMIT_ENV, "0")]).unwrap_err();
+        assert!(
+            e.contains("NETNS_TEST_CAPTURE_LIMIT=\"0\"") && e.contains("above 0"),
+            "{e}"
+        );
+        let e = resolve(TestOptions::DEFAULT, &[(SUMMARY_ENV, "100001")]).unwrap_err();
+        assert!(e.contains("from 0 to 100000"), "{e}");
+        let ok = resolve(TestOptions::DEFAULT, &[(SUMMARY_ENV, "100000")]).unwrap();
+        assert_eq!(ok.summary, 100_000);
+        // A value that is not UTF-8 reaches `resolve` lossily, and is refused.
+        assert!(resolve(TestOptions::DEFAULT, &[(CAPTURE_ENV, "alw\u{FFFD}ys")]).is_err());
     }
 
     #[test]
