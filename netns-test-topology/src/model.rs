@@ -386,6 +386,80 @@ impl Topology {
             .position(|l| l.ends.iter().any(|e| e.node == node && e.iface == iface))
     }
 
+    /// Checks what everything that builds a topology relies on, for one built or
+    /// changed in code (a parsed topology always passes): `host` first, node names
+    /// unique, every interface in a node that exists and named once in it (not `lo`),
+    /// bridge ports and route devices that are interfaces of their node, and
+    /// impairments a file could hold ([`Impairment::check`](crate::Impairment::check)).
+    /// The error names the first problem and how to mend it.
+    ///
+    /// ```
+    /// let mut t = netns_test_topology::parse("[nodes.a]\n", "<inline>").unwrap();
+    /// assert!(t.check().is_ok());
+    /// t.nodes.retain(|n| n.name != "host");
+    /// assert!(t.check().unwrap_err().contains("`host`"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if self.nodes.first().is_none_or(|n| n.name != HOST) {
+            return Err(format!(
+                "the first node must be `{HOST}`, the test's own namespace (as `parse` makes it)"
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for n in &self.nodes {
+            if !names.insert(n.name.as_str()) {
+                return Err(format!(
+                    "node `{}` is listed twice: node names are unique",
+                    n.name
+                ));
+            }
+        }
+        let mut ifaces = std::collections::HashSet::new();
+        for i in self.interfaces() {
+            if !names.contains(i.node) {
+                return Err(format!(
+                    "interface `{}:{}` is in node `{}`, which is not in `nodes`: add the node",
+                    i.node, i.name, i.node
+                ));
+            }
+            if i.name == "lo" || !ifaces.insert((i.node, i.name)) {
+                return Err(format!(
+                    "interface `{}:{}` is made twice (or is `lo`, which every node has): rename one",
+                    i.node, i.name
+                ));
+            }
+            i.config
+                .impairment
+                .check()
+                .map_err(|why| format!("the impairment of `{}:{}`: {why}", i.node, i.name))?;
+        }
+        for b in &self.bridges {
+            if let Some(p) = b
+                .ports
+                .iter()
+                .find(|p| !ifaces.contains(&(b.node.as_str(), p.as_str())))
+            {
+                return Err(format!(
+                    "bridge `{}:{}` has the port `{p}`, which is not an interface of node `{}`",
+                    b.node, b.name, b.node
+                ));
+            }
+        }
+        for n in &self.nodes {
+            for r in &n.routes {
+                if let RouteKind::Unicast { dev: Some(d), .. } = &r.kind {
+                    if d != "lo" && !ifaces.contains(&(n.name.as_str(), d.as_str())) {
+                        return Err(format!(
+                            "route `{r}` of node `{}` names `{d}`, which is not an interface of the node",
+                            n.name
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the `host` node is plain ([`Node::is_plain`]), as it is when the
     /// topology does not mention it.
     pub fn host_is_plain(&self) -> bool {

@@ -95,6 +95,14 @@ impl Net {
         if !ISOLATED.load(Ordering::SeqCst) {
             return Err(Error::NotIsolated);
         }
+        // A topology built or changed in code has not been through the parser's checks.
+        topology.check().map_err(|why| {
+            Error::io(
+                None,
+                format!("the topology `{}` cannot be built: {why}", topology.origin),
+                std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            )
+        })?;
         let built = crate::build::build(&topology)?;
         Ok(Net::from_built(topology, built))
     }

@@ -311,6 +311,29 @@ fn building_outside_an_isolated_process_is_refused() {
     );
 }
 
+/// A topology changed in code is checked before anything is built: here without its
+/// `host`, which would have put every node's interfaces in the wrong namespace.
+#[netns_test(topology = "../fixtures/s1.toml")]
+fn a_topology_changed_in_code_is_checked_before_it_is_built(net: &Net) {
+    let mut changed = net.topology().clone();
+    changed.nodes.retain(|n| n.name != "host");
+    let before = crate::common::own_interfaces(net.host());
+    let err = Net::build(changed).unwrap_err();
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::InvalidInput));
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "the topology `../fixtures/s1.toml` cannot be built: the first node must be `host`"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        crate::common::own_interfaces(net.host()),
+        before,
+        "nothing was made"
+    );
+}
+
 #[test]
 fn loading_a_missing_file_names_it() {
     let err = netns_test::load("no/such/topology.toml").unwrap_err();

@@ -43,11 +43,57 @@ fn every_fixture_parses() {
     let mut failures = Vec::new();
     for (origin, text) in &all {
         match parse(text, origin) {
-            Ok(t) => assert_eq!(&t.origin, origin),
+            Ok(t) => {
+                assert_eq!(&t.origin, origin);
+                // What `parse` makes passes the check a topology built in code gets.
+                assert_eq!(t.check(), Ok(()), "{origin}");
+            }
             Err(e) => failures.push(e.to_string()),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A topology changed in code is checked before anything relies on it.
+#[test]
+fn a_topology_changed_in_code_is_checked() {
+    let t = load("s4.toml");
+    let cases: [(&dyn Fn(&mut Topology), &str); 6] = [
+        (
+            &|t| t.nodes.retain(|n| n.name != "host"),
+            "the first node must be `host`",
+        ),
+        (&|t| t.nodes.push(t.nodes[1].clone()), "is listed twice"),
+        (
+            &|t| t.nodes.retain(|n| n.name != "ns1"),
+            "which is not in `nodes`",
+        ),
+        (
+            &|t| t.links[1].ends[1].iface = t.links[0].ends[1].iface.clone(),
+            "is made twice",
+        ),
+        (
+            &|t| {
+                t.links[0].ends[0].config.impairment.loss =
+                    Some(netns_test_topology::Ratio(2_000_000))
+            },
+            "the impairment of `ns1:veth-ns1`: loss 200% is out of range",
+        ),
+        (
+            &|t| {
+                t.nodes[1]
+                    .routes
+                    .push("10.0.0.0/8 dev eth9".parse().unwrap())
+            },
+            "names `eth9`, which is not an interface of the node",
+        ),
+    ];
+    for (change, problem) in cases {
+        let mut bad = t.clone();
+        change(&mut bad);
+        let e = bad.check().unwrap_err();
+        assert!(e.contains(problem), "{problem}: {e}");
+    }
 }
 
 #[test]
