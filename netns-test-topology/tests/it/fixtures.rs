@@ -58,7 +58,8 @@ fn every_fixture_parses() {
 #[test]
 fn a_topology_changed_in_code_is_checked() {
     let t = load("s4.toml");
-    let cases: [(&dyn Fn(&mut Topology), &str); 6] = [
+    type Change<'a> = &'a dyn Fn(&mut Topology);
+    let cases: [(Change<'_>, &str); 6] = [
         (
             &|t| t.nodes.retain(|n| n.name != "host"),
             "the first node must be `host`",
