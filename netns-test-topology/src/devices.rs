@@ -254,6 +254,18 @@ fn read_vxlan(
                 );
                 return None;
             }
+            if let Some(first) = remotes
+                .first()
+                .filter(|f: &&IpAddr| f.is_ipv4() != a.is_ipv4())
+            {
+                let msg = format!("remote {a} is not of the family of the first remote, {first}");
+                ctx.err(
+                    &r.span,
+                    msg,
+                    "a VXLAN device reaches its remotes over one family: make them all IPv4 or all IPv6",
+                );
+                return None;
+            }
             remotes.push(a);
         }
     }
@@ -300,7 +312,20 @@ fn read_vxlan(
         return None;
     }
     let local = match get(fields, "local") {
-        Some(l) => Some(addr(ctx, l, "local")?),
+        Some(l) => {
+            let a = addr(ctx, l, "local")?;
+            let peer = group.or(remotes.first().copied());
+            if let Some(p) = peer.filter(|p| p.is_ipv4() != a.is_ipv4()) {
+                let msg = format!("local {a} and {p} are of different families");
+                ctx.err(
+                    &l.span,
+                    msg,
+                    "the kernel wants the local address and the remote or group of one family: make them both IPv4 or both IPv6",
+                );
+                return None;
+            }
+            Some(a)
+        }
         None => None,
     };
     let dev_name = match get(fields, "dev") {
@@ -439,6 +464,24 @@ mod tests {
             e.contains("remote 239.0.4.46 is a multicast address"),
             "{e}"
         );
+        // One family: the kernel refuses a mix ("Address family not supported",
+        // "Local and remote address must be from the same family").
+        let e = err(
+            "kind = \"vxlan\"\nname = \"a:vx0\"\nvni = 1\nremote = [\"10.0.0.2\", \"fd00::9\"]",
+        );
+        assert!(
+            e.contains("remote fd00::9 is not of the family of the first remote, 10.0.0.2"),
+            "{e}"
+        );
+        let e = err(
+            "kind = \"vxlan\"\nname = \"a:vx0\"\nvni = 1\nremote = \"10.0.0.2\"\nlocal = \"fd00::1\"",
+        );
+        assert!(
+            e.contains("local fd00::1 and 10.0.0.2 are of different families"),
+            "{e}"
+        );
+        let six = "kind = \"vxlan\"\nname = \"a:vx0\"\nvni = 1\nremote = [\"fd00::2\", \"fd00::3\"]\nlocal = \"fd00::1\"";
+        parse(&with(six), "t.toml").unwrap();
         let e = err(
             "kind = \"vxlan\"\nname = \"a:vx0\"\nvni = 1\nremote = \"10.0.2.16\"\ndev = \"eht0\"",
         );
