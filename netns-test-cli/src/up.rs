@@ -4,6 +4,10 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use signal_hook::consts::SIGINT;
 
 use netns_test::Net;
 
@@ -26,13 +30,22 @@ commands:
   up NODE IFACE         set it up again (`ip link set up`: routes the kernel dropped
                         when it went down stay dropped; `restore` brings them back)
   help                  this text
-  exit                  leave (the topology is destroyed)";
+  exit                  leave (the topology is destroyed); so does Ctrl-D
+Ctrl-C stops the command running in a node; the topology stays.";
 
 pub(crate) fn up(file: &Path) -> u8 {
     let net = match crate::isolate_and_build(file) {
         Ok(n) => n,
         Err(code) => return code,
     };
+    // The terminal sends Ctrl-C to its whole foreground process group: to a command
+    // running in a node, and to this process. This process only notes it, so that the
+    // topology outlives it; a command started here gets the default action back when
+    // it is executed.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted)) {
+        eprintln!("netns-test: Ctrl-C will end this prompt and its topology: {e}");
+    }
     let names: Vec<&str> = net.nodes().map(|n| n.name()).collect();
     let interactive = std::io::stdin().is_terminal();
     outln!(

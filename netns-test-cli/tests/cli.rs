@@ -304,6 +304,46 @@ fn up_with(file: &str, script: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Ctrl-C, as a terminal sends it (SIGINT to the whole foreground process group),
+/// stops the command running in a node and leaves the prompt and its topology up.
+#[test]
+fn up_survives_ctrl_c_and_the_command_does_not() {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netns-test"))
+        .args(["up", "fixtures/s1.toml"])
+        .current_dir(root())
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"ns1 sleep 30\n").unwrap();
+    // Time to build and to start the sleep; then Ctrl-C to the group.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let group = format!("-{}", child.id());
+    let kill = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    stdin.write_all(b"nodes\nexit\n").unwrap();
+    drop(stdin);
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the sleep was not interrupted"
+    );
+    has(
+        &stdout,
+        &["(sleep exited with signal: 2 (SIGINT))", "host\nns1\nns2\n"],
+    );
+}
+
 #[test]
 fn up_reads_commands_from_a_pipe() {
     let script = "nodes\n\
