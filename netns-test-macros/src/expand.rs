@@ -123,9 +123,11 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
         None => (quote!(""), "<error>", true),
     };
 
+    let should_panic = attrs.iter().find(|a| a.path().is_ident("should_panic"));
     let options = test_options(
         options,
-        attrs.iter().any(|a| a.path().is_ident("should_panic")),
+        should_panic.is_some(),
+        should_panic.and_then(panic_expected),
     );
 
     let cfgs = attrs.iter().filter(|a| a.path().is_ident("cfg"));
@@ -169,8 +171,36 @@ fn expand(f: &TestFn, topology: Option<(&LitStr, &Loaded)>, options: &Options) -
     }
 }
 
+/// The text of `#[should_panic(expected = "...")]` or `#[should_panic = "..."]`.
+fn panic_expected(attr: &syn::Attribute) -> Option<syn::LitStr> {
+    match &attr.meta {
+        syn::Meta::NameValue(nv) => match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Some(s.clone()),
+            _ => None,
+        },
+        syn::Meta::List(_) => {
+            let mut expected = None;
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("expected") {
+                    expected = Some(meta.value()?.parse::<syn::LitStr>()?);
+                }
+                Ok(())
+            });
+            expected
+        }
+        syn::Meta::Path(_) => None,
+    }
+}
+
 /// The `TestOptions` literal for `options`.
-fn test_options(options: &Options, expects_panic: bool) -> TokenStream {
+fn test_options(
+    options: &Options,
+    expects_panic: bool,
+    panic_expected: Option<syn::LitStr>,
+) -> TokenStream {
     fn opt<T: quote::ToTokens>(v: Option<T>) -> TokenStream {
         match v {
             Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -182,6 +212,7 @@ fn test_options(options: &Options, expects_panic: bool) -> TokenStream {
     let snaplen = opt(options.snaplen);
     let capture_limit = opt(options.capture_limit);
     let summary = opt(options.summary);
+    let panic_expected = opt(panic_expected);
     quote! {
         ::netns_test::__private::TestOptions {
             timeout_ms: #timeout_ms,
@@ -190,6 +221,7 @@ fn test_options(options: &Options, expects_panic: bool) -> TokenStream {
             capture_limit: #capture_limit,
             summary: #summary,
             expects_panic: #expects_panic,
+            panic_expected: #panic_expected,
         }
     }
 }
@@ -262,6 +294,20 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("expects_panic : true"), "{out}");
+        assert!(
+            out.contains("panic_expected : :: core :: option :: Option :: None"),
+            "{out}"
+        );
+        for attr in [
+            quote!(#[should_panic(expected = "boom")]),
+            quote!(#[should_panic = "boom"]),
+        ] {
+            let out = run(quote!(topology = #INLINE), quote!(#attr fn t() {}));
+            assert!(
+                out.contains("panic_expected : :: core :: option :: Option :: Some (\"boom\")"),
+                "{out}"
+            );
+        }
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct TestOptions {
     pub summary: Option<u32>,
     /// The function also has `#[should_panic]`: a panic is its success.
     pub expects_panic: bool,
+    /// Its `expected = "..."`: only a panic whose message holds this text is.
+    pub panic_expected: Option<&'static str>,
 }
 
 impl TestOptions {
@@ -106,6 +108,7 @@ impl TestOptions {
         capture_limit: None,
         summary: None,
         expects_panic: false,
+        panic_expected: None,
     };
 }
 

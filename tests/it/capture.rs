@@ -82,6 +82,28 @@ mod victims {
         }
     }
 
+    /// Under `#[should_panic(expected)]`, a panic with another message is a failure.
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    #[should_panic(expected = "the expected words")]
+    fn panics_with_another_message(net: &Net) {
+        if active() {
+            traffic(net);
+            panic!("victim panicked with another message");
+        }
+        panic!("the expected words");
+    }
+
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    #[should_panic(expected = "the expected words")]
+    fn panics_as_expected(net: &Net) {
+        if active() {
+            traffic(net);
+        }
+        panic!("victim said the expected words, as it should");
+    }
+
     #[netns_test(topology = "../fixtures/s1.toml")]
     #[ignore = "run by capture checks"]
     fn passes(net: &Net) {
@@ -599,6 +621,25 @@ fn a_passing_test_writes_nothing_unless_asked() {
     let run = VictimRun::new("passes", &[("NETNS_TEST_CAPTURE", "always")]);
     run.assert_passed();
     assert!(run.trace_path().is_file());
+}
+
+/// `#[should_panic(expected = ...)]` judged as libtest judges it: a panic with another
+/// message fails the test and keeps its trace; the expected one passes and writes
+/// nothing.
+#[test]
+fn a_panic_with_the_wrong_message_keeps_the_trace() {
+    let run = VictimRun::new("panics_with_another_message", &[]);
+    run.assert_failed_with("victim panicked with another message");
+    assert!(run.text.contains("written to"), "{}", run.text);
+    assert!(
+        run.trace()
+            .packets
+            .iter()
+            .any(|(_, _, d)| is_echo_request(d))
+    );
+    let run = VictimRun::new("panics_as_expected", &[]);
+    run.assert_passed();
+    assert!(!run.wrote_anything(), "{}", run.text);
 }
 
 #[test]

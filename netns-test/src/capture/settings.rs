@@ -66,6 +66,8 @@ pub(crate) struct Settings {
     pub(crate) timeout: Option<Duration>,
     /// The body is expected to panic (`#[should_panic]`): a panic is its success.
     pub(crate) expects_panic: bool,
+    /// `#[should_panic(expected = "...")]`: only a panic whose message holds it is.
+    pub(crate) panic_expected: Option<&'static str>,
 }
 
 impl Settings {
@@ -139,6 +141,7 @@ impl Settings {
             summary: u32::try_from(summary).unwrap_or(u32::MAX),
             timeout,
             expects_panic: options.expects_panic,
+            panic_expected: options.panic_expected,
         })
     }
 
@@ -189,6 +192,7 @@ mod tests {
             capture_limit: Some(4096),
             summary: Some(0),
             expects_panic: true,
+            panic_expected: None,
         };
         let a = resolve(opts, &env).unwrap();
         assert_eq!(a.policy, CapturePolicy::Never);
