@@ -343,6 +343,7 @@ fn parent(name: &str, settings: &Settings) {
     };
     let finishing = Instant::now();
     let releasing = crate::capture::closer::releasing_processes_started();
+    let body_reached = session.body_reached();
     let forensics = session.finish(failed, held).unwrap_or_default();
     if timing {
         let started = crate::capture::closer::releasing_processes_started() - releasing;
@@ -412,16 +413,19 @@ fn parent(name: &str, settings: &Settings) {
             let status = status.and_then(|s| {
                 s.ok_or_else(|| std::io::Error::other("the child's exit status was not asked for"))
             });
-            harness_failure(settings, with_forensics(no_verdict(&status, name, &exe)))
+            let why = no_verdict(&status, name, &exe, body_reached);
+            harness_failure(settings, with_forensics(why))
         }
     }
 }
 
-/// What the failure says of a child that ended without a verdict, from how it ended.
+/// What the failure says of a child that ended without a verdict, from how it ended
+/// and whether it was known to reach the body.
 fn no_verdict(
     status: &std::io::Result<std::process::ExitStatus>,
     name: &str,
     exe: &std::path::Path,
+    body_reached: bool,
 ) -> String {
     let signal = status
         .as_ref()
@@ -434,8 +438,12 @@ fn no_verdict(
              finished",
             signal_name(sig)
         ),
+        (None, Some(0), _) if body_reached => "netns-test: the test's process exited with \
+             status 0 before it finished (a body calling std::process::exit(0)?)"
+            .to_owned(),
         (None, Some(0), _) => format!(
-            "netns-test: the test's isolated child ran no test: the test name \
+            "netns-test: the test's isolated child ended with status 0 and no verdict: \
+             its body called std::process::exit(0), or it ran no test because the name \
              `{name}` was not found in {} (a renamed or cfg'd-out test?)",
             exe.display()
         ),

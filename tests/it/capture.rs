@@ -228,6 +228,16 @@ mod victims {
         }
     }
 
+    /// The same with status 0, which a test that was not found also ends with.
+    #[netns_test(topology = "../fixtures/s1.toml")]
+    #[ignore = "run by capture checks"]
+    fn exits_zero_from_its_body(net: &Net) {
+        if active() {
+            net.node("ns1").ping("192.168.1.2").unwrap();
+            std::process::exit(0);
+        }
+    }
+
     /// A bridge in `br` with two ports, and a spare veth pair whose `br` end moves to
     /// the host node while the test runs.
     #[netns_test(topology = r#"
@@ -653,6 +663,25 @@ fn a_body_that_exits_is_reported_with_its_status_and_trace() {
             .iter()
             .any(|(_, _, d)| is_echo_request(d))
     );
+}
+
+/// Status 0 without a verdict: a body that reached its capture hand-off called
+/// `exit(0)`; it is not taken for a test that was not found.
+#[test]
+fn a_body_that_exits_with_status_0_is_not_taken_for_a_missing_test() {
+    let run = VictimRun::new("exits_zero_from_its_body", &[]);
+    run.assert_failed_with(
+        "the test's process exited with status 0 before it finished (a body calling \
+         std::process::exit(0)?)",
+    );
+    assert!(!run.text.contains("was not found"), "{}", run.text);
+    assert!(run.trace_path().is_file(), "{}", run.text);
+    // With the capture off nothing says how far the child got: both causes are named.
+    let run = VictimRun::new(
+        "exits_zero_from_its_body",
+        &[("NETNS_TEST_CAPTURE", "never")],
+    );
+    run.assert_failed_with("its body called std::process::exit(0), or it ran no test");
 }
 
 #[test]

@@ -167,6 +167,12 @@ impl Receiver {
 }
 
 impl Receiver {
+    /// Whether a header came (taken or abandoned): the child built its network and
+    /// got to its body.
+    pub(crate) fn came(&self) -> bool {
+        self.taken
+    }
+
     /// At the end of the stream: removes a header whose descriptors never all
     /// arrived (the child failed half-way), so that the verdict after it still reads.
     /// Returns whether there was one.

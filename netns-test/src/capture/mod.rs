@@ -129,6 +129,12 @@ impl Session {
         }
     }
 
+    /// Whether the child handed its capture over, which it does just before the body
+    /// runs (with the capture on).
+    pub(crate) fn body_reached(&self) -> bool {
+        self.receiver.came()
+    }
+
     /// Called when the verdict stream has ended: drops a capture header whose
     /// descriptors did not all arrive, leaving the verdict behind it.
     pub(crate) fn end_of_stream(&mut self, buf: &mut Vec<u8>) {
