@@ -338,6 +338,19 @@ impl VictimRun {
         assert!(t.contains(what), "{t}");
     }
 
+    /// Asserts that the message says where the trace went, and that the trace holds
+    /// the victim's echo request.
+    fn assert_kept_a_ping(&self) {
+        assert!(self.text.contains("written to"), "{}", self.text);
+        assert!(
+            self.trace()
+                .packets
+                .iter()
+                .any(|(_, _, d)| is_echo_request(d)),
+            "no echo request in the trace"
+        );
+    }
+
     /// Asserts that the victim passed.
     fn assert_passed(&self) {
         assert!(self.out.status.success(), "{}", self.text);
@@ -640,13 +653,7 @@ fn a_passing_test_writes_nothing_unless_asked() {
 fn a_panic_with_the_wrong_message_keeps_the_trace() {
     let run = VictimRun::new("panics_with_another_message", &[]);
     run.assert_failed_with("victim panicked with another message");
-    assert!(run.text.contains("written to"), "{}", run.text);
-    assert!(
-        run.trace()
-            .packets
-            .iter()
-            .any(|(_, _, d)| is_echo_request(d))
-    );
+    run.assert_kept_a_ping();
     let run = VictimRun::new("panics_as_expected", &[]);
     run.assert_passed();
     assert!(!run.wrote_anything(), "{}", run.text);
@@ -656,13 +663,7 @@ fn a_panic_with_the_wrong_message_keeps_the_trace() {
 fn a_body_that_exits_is_reported_with_its_status_and_trace() {
     let run = VictimRun::new("exits_from_its_body", &[]);
     run.assert_failed_with("the test's process exited with status 3 before it finished");
-    assert!(run.text.contains("written to"), "{}", run.text);
-    assert!(
-        run.trace()
-            .packets
-            .iter()
-            .any(|(_, _, d)| is_echo_request(d))
-    );
+    run.assert_kept_a_ping();
 }
 
 /// Status 0 without a verdict: a body that reached its capture hand-off called
