@@ -47,7 +47,23 @@ fn load_in(lit: &LitStr, manifest_dir: Option<&Path>) -> syn::Result<Loaded> {
         ));
     }
     if is_inline(&value) {
-        let plain_host = check(&value, INLINE_ORIGIN).map_err(|m| errors_at(lit, m))?;
+        let plain_host = check(&value, INLINE_ORIGIN).map_err(|mut m| {
+            // A one-line string that names a file: say why it was not read as a path.
+            let written = Path::new(&value);
+            let file = match manifest_dir {
+                _ if written.is_absolute() => Some(written.to_path_buf()),
+                Some(dir) => Some(dir.join(written)),
+                None => None,
+            };
+            if !value.contains('\n') && file.is_some_and(|f| f.is_file()) {
+                m.push(format!(
+                    "`{value}` was read as topology text, not as the file of that name, \
+                     because it contains `[` or `=`\n= help: rename the file without `[` \
+                     and `=`, or give its text inline"
+                ));
+            }
+            errors_at(lit, m)
+        })?;
         return Ok(Loaded {
             source: Source::Inline,
             origin: INLINE_ORIGIN.into(),
@@ -231,6 +247,31 @@ mod tests {
             assert!(!m.starts_with("error: "), "{m}");
             assert!(m.contains("--> <inline>:"), "{m}");
         }
+    }
+
+    #[test]
+    fn a_file_name_with_an_equals_sign_is_explained() {
+        let dir = std::env::temp_dir().join(format!("netns-test-macros-eq-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+        std::fs::write(dir.join("fixtures/a=b.toml"), "[nodes.a]\n").unwrap();
+        let found = load_in(&lit("fixtures/a=b.toml"), Some(&dir));
+        let missing = load_in(&lit("fixtures/c=d.toml"), Some(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let Err(e) = found else {
+            panic!("expected an error")
+        };
+        let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        assert!(
+            messages.iter().any(|m| m.starts_with(
+                "`fixtures/a=b.toml` was read as topology text, not as the file of that name"
+            ) && m.contains("rename the file")),
+            "{messages:?}"
+        );
+        // No such file: only the parser's own message.
+        let Err(e) = missing else {
+            panic!("expected an error")
+        };
+        assert!(!e.to_string().contains("was read as topology text"), "{e}");
     }
 
     #[test]
