@@ -314,6 +314,15 @@ pub(crate) fn syntax_error(ctx: &mut Ctx<'_>, err: &toml_edit::TomlError) {
             msg = format!("duplicate key `{text}`");
         }
         help = Some("a key may appear only once in a table; merge the two".to_owned());
+    } else if msg.contains("recursion limit") {
+        // toml_edit stops at a depth it will not go past, and gives no position.
+        msg = "the document nests too deeply (recursion limit)".to_owned();
+        help = Some(
+            "a key with very many dots, or tables or arrays nested very deep, goes past \
+             the parser's limit: no topology needs that, so look for a generated or \
+             pasted key"
+                .to_owned(),
+        );
     }
     ctx.error(&span, format!("TOML syntax error: {msg}"), help);
 }

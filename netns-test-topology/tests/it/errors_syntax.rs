@@ -26,6 +26,17 @@ fn toml_syntax_error_has_line_and_column() {
 }
 
 #[test]
+fn a_document_nested_past_the_parsers_limit_is_explained() {
+    let key = vec!["a"; 130].join(".");
+    let d = one(&format!("[nodes.ns1]\nsysctl.{key} = 1\n"));
+    assert_eq!(
+        d.message,
+        "TOML syntax error: the document nests too deeply (recursion limit)"
+    );
+    assert!(help(&d).contains("very many dots"), "{d}");
+}
+
+#[test]
 fn toml_duplicate_key_names_the_key() {
     let d = one("[nodes.ns1]\n[nodes.ns1]\n");
     check(&d, 2, 8, "TOML syntax error: duplicate key `ns1`");
