@@ -432,7 +432,7 @@ impl Impairment {
                             rate limit, so set `rate` too, or unset `burst`"
                     .to_owned());
             }
-            (Some(r), _) if !(8..=1_000_000_000_000).contains(&r) => {
+            (Some(r), _) if !crate::impair::RATES.contains(&r) => {
                 return Err(format!(
                     "rate {} is out of range: a rate is between 8bit and 1000gbit",
                     format_rate(r)

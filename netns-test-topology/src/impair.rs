@@ -22,6 +22,9 @@ pub(crate) const NETEM_KEYS: &[&str] = &[
 /// Longest delay or jitter accepted.
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(60);
 
+/// The rates accepted, in bits per second: 8bit to 1000gbit.
+pub(crate) const RATES: std::ops::RangeInclusive<u64> = 8..=1_000_000_000_000;
+
 /// Reads `netem`, `rate` and `burst` from an interface table into `imp`.
 pub(crate) fn read_impairment(ctx: &mut Ctx<'_>, fields: &[Field<'_>], imp: &mut Impairment) {
     if let Some(v) = get(fields, "netem") {
@@ -218,7 +221,7 @@ pub(crate) fn rate(ctx: &mut Ctx<'_>, v: &Val<'_>) -> Option<u64> {
         }
     };
     let bits = num * scale;
-    if !(8.0..=1e12).contains(&bits) {
+    if !(*RATES.start() as f64..=*RATES.end() as f64).contains(&bits) {
         ctx.err(
             &v.span,
             format!("rate `{s}` is out of range"),

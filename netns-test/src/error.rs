@@ -128,6 +128,15 @@ impl Error {
     }
 }
 
+/// `Operation not supported`, without Rust's ` (os error 95)`.
+pub(crate) fn errno_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -158,18 +167,11 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "in node `{node}`: `{what}` failed: ")?;
                 match detail {
-                    // "Invalid argument (os error 22)" becomes "Invalid argument, os
-                    // error 22", not to nest parentheses.
-                    Some(d) => {
-                        let errno = source.to_string();
-                        let errno = match errno.rsplit_once(" (os error ") {
-                            Some((text, n)) => {
-                                format!("{text}, os error {}", n.trim_end_matches(')'))
-                            }
-                            None => errno,
-                        };
-                        write!(f, "{d} ({errno})")
-                    }
+                    // "(Invalid argument, os error 22)", not to nest parentheses.
+                    Some(d) => match source.raw_os_error() {
+                        Some(n) => write!(f, "{d} ({}, os error {n})", errno_text(source)),
+                        None => write!(f, "{d} ({source})"),
+                    },
                     None => write!(f, "{source}"),
                 }
             }

@@ -24,6 +24,7 @@ use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkMessage};
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan, LinkVrf, LinkVxlan};
 
+use crate::error::errno_text;
 use crate::netlink::{Netlink, Request};
 
 /// What a probe is about.
@@ -266,15 +267,6 @@ fn verdict(r: io::Result<Vec<crate::netlink::Refusal>>, absent_errno: i32) -> St
             }
             Some(_) => Status::Available,
         },
-    }
-}
-
-/// `Operation not supported`, without Rust's `(os error 95)`.
-fn errno_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_owned(),
-        None => s,
     }
 }
 

@@ -143,7 +143,7 @@ fn child(spec: &TestSpec, options: &TestOptions, body: impl FnOnce(&Net) -> Outc
             None => netns_test_topology::parse(spec.topology, spec.origin)?,
         };
         ns::forkserver::report_needs(&topology);
-        Net::build(topology)
+        Net::build_parsed(topology)
     };
     let message = match setup() {
         Err(e) => format!("{SETUP}\n{}", error_chain(&e).join("\0")),

@@ -3,6 +3,7 @@
 //! resolve them the same way.
 
 use netns_test_topology::units::{parse_duration_ms, parse_size};
+use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::__private::TestOptions;
@@ -76,8 +77,10 @@ impl Settings {
     /// error naming the variable.
     pub(crate) fn resolve(
         options: &TestOptions,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, String> {
+        // Lossy, so that a value that is not UTF-8 is reported rather than ignored.
+        let env = |name: &str| env(name).map(|v| v.to_string_lossy().into_owned());
         let from_env = |name: &str, what: &str, parse: &dyn Fn(&str) -> Option<u64>| {
             env(name)
                 .filter(|v| !v.trim().is_empty())
@@ -147,10 +150,7 @@ impl Settings {
 
     /// Reads the real environment.
     pub(crate) fn from_env(options: &TestOptions) -> Result<Settings, String> {
-        // Lossy, so that a value that is not UTF-8 is reported rather than ignored.
-        Settings::resolve(options, |name| {
-            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-        })
+        Settings::resolve(options, |name| std::env::var_os(name))
     }
 }
 
@@ -159,10 +159,13 @@ mod tests {
     use super::*;
 
     fn resolve(opts: TestOptions, env: &[(&str, &str)]) -> Result<Settings, String> {
+        let env: Vec<(&str, OsString)> = env.iter().map(|(k, v)| (*k, OsString::from(v))).collect();
+        resolve_os(opts, &env)
+    }
+
+    fn resolve_os(opts: TestOptions, env: &[(&str, OsString)]) -> Result<Settings, String> {
         Settings::resolve(&opts, |k| {
-            env.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
+            env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         })
     }
 
@@ -219,8 +222,11 @@ mod tests {
         assert!(e.contains("from 0 to 100000"), "{e}");
         let ok = resolve(TestOptions::DEFAULT, &[(SUMMARY_ENV, "100000")]).unwrap();
         assert_eq!(ok.summary, 100_000);
-        // A value that is not UTF-8 reaches `resolve` lossily, and is refused.
-        assert!(resolve(TestOptions::DEFAULT, &[(CAPTURE_ENV, "alw\u{FFFD}ys")]).is_err());
+        // A value that is not UTF-8 is refused, not taken for no value.
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"alw\xffys".to_vec());
+        let e = resolve_os(TestOptions::DEFAULT, &[(CAPTURE_ENV, bad)]).unwrap_err();
+        assert!(e.contains("NETNS_TEST_CAPTURE=\"alw\u{FFFD}ys\""), "{e}");
     }
 
     #[test]

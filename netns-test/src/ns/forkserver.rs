@@ -533,7 +533,7 @@ fn build_ahead(blueprint: Blueprint, topology: netns_test_topology::Topology) ->
         return false;
     };
     crate::standalone::mark_isolated();
-    let built = std::panic::catch_unwind(|| crate::Net::build(topology).ok());
+    let built = std::panic::catch_unwind(|| crate::Net::build_parsed(topology).ok());
     // A build ends in the host's namespace, failed or not; should one not have, this
     // child must not go on standing in a node (it would be the next test's host).
     if super::setns_net(home.as_fd()).is_err() {
